@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef IGNITION_ARCH_CMDLINE_H
+#define IGNITION_ARCH_CMDLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/err.h"
+
+/* arm64's COMMAND_LINE_SIZE, including the terminating NUL. */
+#define CMDLINE_MAX 2048
+
+#define CMDLINE_DEFAULT "console=ttyS0 earlycon=uart8250,mmio,0x9000000 reboot=k panic=1"
+
+struct cmdline_opts {
+	const char *replace; /* --cmdline: replaces the default (and the root= part) when set */
+	const char *append;  /* --append: added after, separated by a space */
+	bool has_disk;       /* adds "root=/dev/vda rw" (or "ro") to the default */
+	bool root_ro;
+};
+
+/* Writes the kernel command line into out (CMDLINE_MAX bytes); too long is an error. */
+int cmdline_build(char out[CMDLINE_MAX], const struct cmdline_opts *o, struct errbuf *e);
+
+#endif

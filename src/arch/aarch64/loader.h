@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef IGNITION_ARCH_LOADER_H
+#define IGNITION_ARCH_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+/* The arm64 Image header (Documentation/arch/arm64/booting.rst). */
+#define ARM64_IMAGE_MAGIC 0x644d5241u /* "ARM\x64" at offset 56 */
+#define ARM64_IMAGE_HEADER_SIZE 64u
+#define ARM64_IMAGE_FLAG_BE (1u << 0)
+#define ARM64_IMAGE_FLAG_PAGE_SIZE_SHIFT 1
+#define ARM64_IMAGE_FLAG_PHYS_BASE (1u << 3)
+
+struct arm64_image_header {
+	uint64_t text_offset;
+	uint64_t image_size;
+	uint64_t flags;
+	unsigned page_size_kib; /* 0 when the header leaves it unspecified, else 4, 16 or 64 */
+};
+
+/* Validates an Image header (magic, endianness); `name` is used in error messages. */
+int arm64_image_parse(const uint8_t *buf, size_t len, const char *name,
+		      struct arm64_image_header *hdr, struct errbuf *e);
+
+/* Where the guest's RAM is in this process. */
+struct guest_ram {
+	uint8_t *host;
+	uint64_t gpa;
+	uint64_t size;
+};
+
+struct kernel_image {
+	uint64_t entry;       /* guest physical load address = entry point */
+	uint64_t file_bytes;  /* bytes placed in RAM (decompressed size for Image.gz) */
+	uint64_t image_size;  /* footprint including BSS, from the header (>= file_bytes) */
+	uint64_t text_offset;
+	bool gzip;
+};
+
+/*
+ * Loads an arm64 Image or Image.gz at the 2 MiB aligned RAM base + text_offset. Only the file's
+ * bytes are written; BSS is satisfied by RAM that is already zero. The kernel's footprint must end
+ * below `limit` (a guest physical address: the DTB, or the initrd once placed).
+ */
+int kernel_load(const char *path, const struct guest_ram *ram, uint64_t limit,
+		struct kernel_image *k, struct errbuf *e);
+
+/* Same, from a buffer already in memory (the fuzzer's entry point; kernel_load uses it for .gz). */
+int kernel_load_buf(const uint8_t *buf, size_t len, const char *name, const struct guest_ram *ram,
+		    uint64_t limit, struct kernel_image *k, struct errbuf *e);
+
+/* Size of the initrd file, checked (regular, readable, non-empty). */
+int initrd_size(const char *path, uint64_t *size, struct errbuf *e);
+/* Copies the initrd file to guest physical `gpa`, which the layout chose. */
+int initrd_load(const char *path, const struct guest_ram *ram, uint64_t gpa, uint64_t size,
+		struct errbuf *e);
+
+#endif

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: MIT
+/* placeholder: implemented by its issue */
+typedef int ignition_placeholder_t;
+int main(void) { return 0; }
