@@ -85,6 +85,11 @@ struct hv_ops {
 	void (*vm_destroy)(struct hv_vm *vm);
 };
 
+extern const struct hv_ops hv_kvm_ops;
+extern const struct hv_ops hv_hvf_ops;
+/* Runs nothing: every vCPU powers off at its first run. For --dump-dtb and set-up measurements. */
+extern const struct hv_ops hv_null_ops;
+
 /* The backend for this host (KVM on Linux/arm64, HVF on macOS/arm64), or NULL. */
 const struct hv_ops *hv_default(void);
 /* By name ("kvm", "hvf", "null"), for tests and --backend; NULL when not built in. */
