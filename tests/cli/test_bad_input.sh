@@ -1,0 +1,138 @@
+#!/bin/sh
+# Bad host input: each case must give exactly one line on stderr starting with "ignition: ",
+# a non-zero exit status, and must leave every file in the work directory as it was.
+# Cases that need a machine built use --backend null, which validates everything a real boot
+# does and then powers off at the first vCPU entry (no hypervisor needed).
+set -u
+IGNITION=${IGNITION:?path to ignition}
+W=$(mktemp -d)
+trap 'rm -rf "$W"; [ -n "${LOCKPID:-}" ] && kill $LOCKPID 2>/dev/null' EXIT
+chmod 755 "$W"
+pass=0
+fail=0
+AS_USER=
+
+# An arm64 Image header: text_offset, image_size, flags (little-endian u64s), magic at 56.
+le64() {
+	v=$1
+	i=0
+	while [ $i -lt 8 ]; do
+		printf "\\$(printf %03o $((v & 255)))"
+		v=$((v >> 8))
+		i=$((i + 1))
+	done
+}
+image() { # image FILE IMAGE_SIZE FLAGS MAGIC [PAYLOAD_BYTES]
+	{
+		printf '\000\000\000\024\000\000\000\000' # b . ; nop-ish code0/code1
+		le64 0
+		le64 "$2"
+		le64 "$3"
+		le64 0
+		le64 0
+		le64 0
+		printf '%s' "$4"
+		printf '\000\000\000\000'
+		head -c "${5:-4032}" /dev/zero
+	} >"$1"
+}
+
+image "$W/Image" 1048576 10 'ARMd'
+image "$W/badmagic" 1048576 10 'XRMd'
+image "$W/bigendian" 1048576 11 'ARMd'
+image "$W/huge" 2147483648 10 'ARMd'
+head -c 40 "$W/Image" >"$W/truncated"
+: >"$W/empty"
+gzip -c "$W/Image" >"$W/Image.gz"
+# flip bytes in the middle of the deflate stream
+{ head -c 20 "$W/Image.gz"; printf 'garbage-garbage'; tail -c +36 "$W/Image.gz"; } >"$W/corrupt.gz"
+mkdir "$W/adir"
+head -c 1048576 /dev/zero >"$W/disk.img"
+head -c 1000 /dev/zero >"$W/odd.img"
+truncate -s 200M "$W/big-initrd"
+printf 'initrd' >"$W/initrd"
+long=$(head -c 2100 /dev/zero | tr '\0' 'a')
+chmod 644 "$W"/*
+
+snapshot() { (cd "$W" && find . -exec ls -ld --time-style=+%s.%N {} + | sort && md5sum disk.img odd.img Image) 2>/dev/null; }
+
+# case NAME EXPECTED-SUBSTRING ARGS...
+case_() {
+	name=$1
+	want=$2
+	shift 2
+	before=$(snapshot)
+	$AS_USER "$IGNITION" "$@" </dev/null >"$W/.out" 2>"$W/.err"
+	status=$?
+	after=$(snapshot)
+	lines=$(wc -l <"$W/.err")
+	msg=$(head -n 1 "$W/.err")
+	why=
+	[ $status -ne 0 ] || why="exit status 0"
+	[ $status -lt 128 ] || why="crashed (status $status)"
+	[ "$lines" -eq 1 ] || why="$why; $lines lines on stderr"
+	case $msg in "ignition: "*) ;; *) why="$why; no 'ignition: ' prefix" ;; esac
+	case $msg in *"$want"*) ;; *) why="$why; message lacks '$want'" ;; esac
+	[ "$before" = "$after" ] || why="$why; files changed"
+	[ -s "$W/.out" ] && why="$why; wrote to stdout"
+	if [ -z "$why" ]; then
+		pass=$((pass + 1))
+		printf 'PASS %-28s %s\n' "$name" "$msg"
+	else
+		fail=$((fail + 1))
+		printf 'FAIL %-28s %s -- %s\n' "$name" "$why" "$msg"
+		sed 's/^/     | /' "$W/.err"
+	fi
+	rm -f "$W/.out" "$W/.err"
+}
+
+N="--backend null --quiet"
+case_ kernel-missing "nope: " $N --kernel "$W/nope"
+case_ kernel-empty "empty" $N --kernel "$W/empty"
+case_ kernel-truncated "truncated" $N --kernel "$W/truncated"
+case_ kernel-bad-magic "magic" $N --kernel "$W/badmagic"
+case_ kernel-big-endian "big-endian" $N --kernel "$W/bigendian"
+case_ kernel-directory "adir" $N --kernel "$W/adir"
+case_ kernel-corrupt-gzip "corrupt.gz" $N --kernel "$W/corrupt.gz"
+case_ kernel-larger-than-ram "huge" $N --kernel "$W/huge" --mem 64
+case_ initrd-too-large "initrd" $N --kernel "$W/Image" --initrd "$W/big-initrd" --mem 64
+case_ initrd-missing "nope.cpio" $N --kernel "$W/Image" --initrd "$W/nope.cpio"
+case_ mem-zero "--mem 0" $N --kernel "$W/Image" --mem 0
+case_ mem-huge "--mem 99999999999" $N --kernel "$W/Image" --mem 99999999999
+case_ mem-not-a-number "--mem abc" $N --kernel "$W/Image" --mem abc
+case_ mem-negative "--mem -5" $N --kernel "$W/Image" --mem -5
+case_ smp-zero "--smp 0" $N --kernel "$W/Image" --smp 0
+case_ smp-above-limit "--smp 100000" $N --kernel "$W/Image" --smp 100000
+case_ smp-not-a-number "--smp two" $N --kernel "$W/Image" --smp two
+case_ disk-missing "nope.img" $N --kernel "$W/Image" --disk "$W/nope.img"
+case_ disk-directory "adir" $N --kernel "$W/Image" --disk "$W/adir"
+case_ disk-not-512-multiple "odd.img" $N --kernel "$W/Image" --disk "$W/odd.img"
+case_ cmdline-too-long "2047" $N --kernel "$W/Image" --cmdline "$long"
+case_ append-too-long "2047" $N --kernel "$W/Image" --append "$long"
+case_ unknown-option "--frobnicate" $N --kernel "$W/Image" --frobnicate
+case_ option-missing-value "--mem" $N --kernel "$W/Image" --mem
+case_ no-kernel "--kernel" $N
+case_ stray-argument "stray" $N --kernel "$W/Image" stray
+case_ dump-dtb-missing-dir "nodir" --kernel "$W/Image" --dump-dtb "$W/nodir/out.dtb"
+case_ backend-unknown "--backend bogus" --kernel "$W/Image" --backend bogus
+
+# Another process holds the image, as a running ignition does (flock on writable disks).
+flock -x "$W/disk.img" sleep 60 &
+LOCKPID=$!
+sleep 0.3
+case_ disk-locked "disk.img" $N --kernel "$W/Image" --disk "$W/disk.img"
+kill $LOCKPID 2>/dev/null
+wait $LOCKPID 2>/dev/null
+LOCKPID=
+
+# Unreadable files: root reads everything, so this case runs as nobody when we are root.
+cp "$W/Image" "$W/secret"
+chmod 000 "$W/secret"
+if [ "$(id -u)" = 0 ]; then
+	AS_USER="setpriv --reuid=65534 --regid=65534 --clear-groups"
+fi
+case_ kernel-unreadable "secret" $N --kernel "$W/secret"
+AS_USER=
+
+echo "bad-input: $pass passed, $fail failed"
+[ $fail -eq 0 ] && [ $pass -ge 20 ]
