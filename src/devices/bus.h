@@ -3,6 +3,7 @@
 #define IGNITION_DEVICES_BUS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -37,6 +38,7 @@ struct bus {
 	pthread_mutex_t unmapped_lock;
 	uint64_t unmapped_seen[BUS_UNMAPPED_LOG_MAX];
 	size_t nr_unmapped_seen;
+	bool unmapped_log_full; /* the "not logged" line was printed */
 	uint64_t unmapped_accesses;
 };
 
@@ -49,7 +51,12 @@ int bus_register(struct bus *bus, uint64_t base, uint64_t size, const struct bus
 
 const struct bus_region *bus_find(const struct bus *bus, uint64_t addr);
 
-/* A read of nothing returns 0 and a write to nothing is dropped; both are logged (rate-limited). */
+/*
+ * Dispatch to the device that owns addr. An access that is not 1, 2, 4 or 8 bytes wide, or that
+ * runs past the end of its device's window, is logged once and ignored (reads return 0). A read of
+ * nothing returns 0 and a write to nothing is dropped; both are logged once per address, for the
+ * first BUS_UNMAPPED_LOG_MAX addresses. Writes hand the device only the low `width` bytes.
+ */
 uint64_t bus_read(struct bus *bus, uint64_t addr, unsigned width);
 void bus_write(struct bus *bus, uint64_t addr, unsigned width, uint64_t value);
 
