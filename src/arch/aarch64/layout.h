@@ -70,7 +70,10 @@ int layout_init(struct layout *l, uint64_t ram_size, unsigned nr_vcpus,
 /* The DTB lives in the last 2 MiB of RAM. */
 uint64_t fdt_addr(uint64_t ram_size);
 
-/* Bits of guest physical address space the layout needs (RAM end, rounded up). */
+/*
+ * Bits of guest physical address space the layout needs (RAM end, rounded up), at least 32: the
+ * smallest IPA size KVM accepts.
+ */
 unsigned layout_ipa_bits(const struct layout *l);
 
 uint64_t layout_virtio_base(unsigned slot);
