@@ -23,6 +23,8 @@ struct hv_caps {
 	unsigned max_ipa_bits;
 	uint64_t ram_align;  /* host pages the RAM mapping must be aligned to */
 	bool psci_in_kernel; /* KVM runs PSCI itself; HVF hands calls to the VMM */
+	/* ioctl requests the backend issues once the VM runs (for the Linux sandbox); 0-ended */
+	const unsigned long *runtime_ioctls;
 };
 
 enum hv_exit_reason {

@@ -68,6 +68,11 @@ static int kvm_check(int kvm_fd, long cap)
 	return r < 0 ? 0 : r;
 }
 
+/* What a running VM asks of KVM: the sandbox allows these ioctls and no others. */
+static const unsigned long kvm_runtime_ioctls[] = {
+	KVM_RUN, KVM_IRQ_LINE, KVM_SET_ONE_REG, KVM_GET_ONE_REG, 0,
+};
+
 static int kvm_probe(struct hv_caps *caps, struct errbuf *e)
 {
 	int fd = kvm_open(e), version, max_vcpus, ipa;
@@ -103,6 +108,7 @@ static int kvm_probe(struct hv_caps *caps, struct errbuf *e)
 		.max_ipa_bits = ipa > 0 ? (unsigned)ipa : 40,
 		.ram_align = (uint64_t)sysconf(_SC_PAGESIZE),
 		.psci_in_kernel = true,
+		.runtime_ioctls = kvm_runtime_ioctls,
 	};
 	return 0;
 }

@@ -473,7 +473,7 @@ int vm_run(const struct vm_config *cfg, const struct hv_ops *hv, struct errbuf *
 	if (r == 0)
 		r = vcpus_start(vm, e);
 	if (r == 0 && cfg->seccomp)
-		r = sandbox_install(e);
+		r = sandbox_install(vm->caps.runtime_ioctls, e);
 	if (r == 0) {
 		vcpus_go(vm);
 		vm_main_loop(vm);
