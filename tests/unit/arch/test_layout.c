@@ -116,8 +116,8 @@ static void test_gic_clear_of_devices(void **state)
 	(void)state;
 	for (unsigned n = 1; n <= MAX_VCPUS; n++) {
 		assert_int_equal(layout_init(&l, MiB(64), n, &hvf_gic, &e), 0);
-		assert_true(l.gicd_base >= layout_virtio_base(VIRTIO_MMIO_SLOTS - 1) +
-						   VIRTIO_MMIO_SIZE);
+		assert_true(l.gicd_base >=
+			    layout_virtio_base(VIRTIO_MMIO_SLOTS - 1) + VIRTIO_MMIO_SIZE);
 		assert_true(l.gicd_base + l.gicd_size <= l.gicr_base);
 		assert_true(l.gicr_base + l.gicr_size <= RAM_BASE);
 		assert_true(UART_BASE + UART_SIZE <= VIRTIO_MMIO_BASE);
@@ -184,11 +184,11 @@ static void test_ipa_bits(void **state)
 		uint64_t ram;
 		unsigned bits;
 	} cases[] = {
-		{ MiB(16), 32 },	       /* ends at 0x4100_0000: 31 bits, KVM's minimum is 32 */
-		{ MiB(3072), 32 },	       /* ends exactly at 4 GiB */
-		{ MiB(3073), 33 },	       /* one MiB past 4 GiB */
-		{ MiB(7168), 33 },	       /* ends at 8 GiB */
-		{ RAM_MAX_SIZE, 40 },	       /* ends at 1 TiB */
+		{ MiB(16), 32 }, /* ends at 0x4100_0000: 31 bits, KVM's minimum is 32 */
+		{ MiB(3072), 32 }, /* ends exactly at 4 GiB */
+		{ MiB(3073), 33 }, /* one MiB past 4 GiB */
+		{ MiB(7168), 33 }, /* ends at 8 GiB */
+		{ RAM_MAX_SIZE, 40 }, /* ends at 1 TiB */
 	};
 	struct errbuf e;
 	struct layout l;
