@@ -18,6 +18,9 @@ const char *sysreg_name(const struct esr_sysreg *s, char *buf, unsigned bufsize)
 /* True for the ID register space (op0 = 3, op1 = 0, CRn = 0), which reads as zero. */
 bool sysreg_is_id(const struct esr_sysreg *s);
 
+/* How many distinct unknown registers are reported before the rest go unreported. */
+#define SYSREG_WARN_MAX 64
+
 /*
  * Emulates a trapped access: reads of known and unknown registers return 0 in *value (unknown
  * ones are logged once each), writes are ignored. Returns true when the register was known.
