@@ -27,7 +27,7 @@ int file_open_regular(const char *path, int *fd, uint64_t *size, struct errbuf *
 {
 	int ret;
 
-	/* O_NONBLOCK keeps a FIFO given by mistake from hanging the open; regular files ignore it. */
+	/* O_NONBLOCK: a FIFO given by mistake must not hang the open; regular files ignore it. */
 	*fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (*fd < 0)
 		return err_set(e, -errno, "%s: %s", path, strerror(errno));

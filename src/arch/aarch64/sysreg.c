@@ -110,7 +110,7 @@ static pthread_mutex_t warned_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint16_t warned[SYSREG_WARN_MAX];
 static unsigned nr_warned;
 
-/* True when this register was not reported yet (it is recorded); *last when it took the last slot. */
+/* True when the register was not reported yet (now recorded); *last once the table is full. */
 static bool sysreg_first_sighting(uint16_t id, bool *last)
 {
 	bool first = false;
