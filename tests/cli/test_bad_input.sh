@@ -6,7 +6,9 @@
 set -u
 IGNITION=${IGNITION:?path to ignition}
 W=$(mktemp -d)
-trap 'rm -rf "$W"; [ -n "${LOCKPID:-}" ] && kill $LOCKPID 2>/dev/null' EXIT
+# ignition's output goes elsewhere: W itself is what must stay unchanged
+O=$(mktemp -d)
+trap 'rm -rf "$W" "$O"; [ -n "${LOCKPID:-}" ] && kill $LOCKPID 2>/dev/null' EXIT
 chmod 755 "$W"
 pass=0
 fail=0
@@ -62,11 +64,11 @@ case_() {
 	want=$2
 	shift 2
 	before=$(snapshot)
-	$AS_USER "$IGNITION" "$@" </dev/null >"$W/.out" 2>"$W/.err"
+	$AS_USER "$IGNITION" "$@" </dev/null >"$O/out" 2>"$O/err"
 	status=$?
 	after=$(snapshot)
-	lines=$(wc -l <"$W/.err")
-	msg=$(head -n 1 "$W/.err")
+	lines=$(wc -l <"$O/err")
+	msg=$(head -n 1 "$O/err")
 	why=
 	[ $status -ne 0 ] || why="exit status 0"
 	[ $status -lt 128 ] || why="crashed (status $status)"
@@ -74,16 +76,16 @@ case_() {
 	case $msg in "ignition: "*) ;; *) why="$why; no 'ignition: ' prefix" ;; esac
 	case $msg in *"$want"*) ;; *) why="$why; message lacks '$want'" ;; esac
 	[ "$before" = "$after" ] || why="$why; files changed"
-	[ -s "$W/.out" ] && why="$why; wrote to stdout"
+	[ -s "$O/out" ] && why="$why; wrote to stdout"
 	if [ -z "$why" ]; then
 		pass=$((pass + 1))
 		printf 'PASS %-28s %s\n' "$name" "$msg"
 	else
 		fail=$((fail + 1))
 		printf 'FAIL %-28s %s -- %s\n' "$name" "$why" "$msg"
-		sed 's/^/     | /' "$W/.err"
+		sed 's/^/     | /' "$O/err"
 	fi
-	rm -f "$W/.out" "$W/.err"
+	rm -f "$O/out" "$O/err"
 }
 
 N="--backend null --quiet"
