@@ -24,8 +24,11 @@
 #include "util/log.h"
 
 #define BLK_QUEUE_SIZE VIRTIO_MMIO_QUEUE_NUM_MAX
-/* Used elements are handed over in groups: one index store and one interrupt decision each. */
-#define BLK_PUBLISH_BATCH	16
+/*
+ * Chains taken per trip through the device lock; their used elements are handed over together
+ * (one index store, one interrupt decision), and a reset waits for at most this many requests.
+ */
+#define BLK_BATCH		16
 #define BLK_DISCARD_SEG_MAX	16u
 #define BLK_DISCARD_SECTORS_MAX 0x3fffffu
 
@@ -45,8 +48,10 @@ struct virtio_blk {
 	pthread_t worker;
 	bool worker_running;
 
-	/* Worker-only scratch, sized for the longest chain a queue allows. */
-	struct vq_seg segs[BLK_QUEUE_SIZE];
+	/* Worker-only scratch, allocated once: a batch of chains, each as long as a queue allows. */
+	struct vq_chain chains[BLK_BATCH];
+	uint32_t used[BLK_BATCH];
+	struct vq_seg segs[BLK_BATCH][BLK_QUEUE_SIZE];
 	struct iovec iov[BLK_QUEUE_SIZE];
 };
 
@@ -344,41 +349,48 @@ static uint32_t blk_handle(struct virtio_blk *b, const struct vq_chain *c)
 	return used;
 }
 
+/* Takes up to BLK_BATCH chains (locked); 0 when there is nothing to do or the device stopped. */
+static unsigned blk_pop_batch(struct virtio_blk *b, struct virtq **vqp)
+{
+	struct virtq *vq = virtio_mmio_queue(b->vm, 0);
+	unsigned n = 0;
+	int r;
+
+	*vqp = vq;
+	while (vq && n < BLK_BATCH) {
+		r = vq_pop(vq, &b->chains[n]);
+		if (r < 0)
+			virtio_mmio_queue_broken(b->vm, 0);
+		if (r <= 0)
+			break;
+		n++;
+	}
+	return n;
+}
+
 /*
- * Drains the queue. The lock is held for ring work only; the I/O itself runs between
- * io_begin/io_end, so a reset waits for it and vCPUs never wait for the disk.
+ * Drains the queue. The lock is held for ring work only; the I/O runs between io_begin and
+ * io_end, so a reset waits for the batch and vCPUs never wait for the disk.
  */
 static void blk_process(struct virtio_blk *b)
 {
 	struct virtio_mmio *vm = b->vm;
-	struct vq_chain c = { .segs = b->segs };
-	struct virtq *vq, *last = NULL;
-	unsigned pending = 0;
-	uint32_t used;
-	int r;
+	struct virtq *vq;
+	unsigned n;
 
 	virtio_mmio_lock(vm);
-	while ((vq = virtio_mmio_queue(vm, 0))) {
-		last = vq;
-		r = vq_pop(vq, &c);
-		if (r < 0)
-			virtio_mmio_queue_broken(vm, 0);
-		if (r <= 0)
-			break;
+	while ((n = blk_pop_batch(b, &vq))) {
 		virtio_mmio_io_begin(vm);
 		virtio_mmio_unlock(vm);
-		used = blk_handle(b, &c);
+		for (unsigned i = 0; i < n; i++)
+			b->used[i] = blk_handle(b, &b->chains[i]);
 		virtio_mmio_lock(vm);
 		virtio_mmio_io_end(vm);
-		vq_push(vq, c.head, used);
-		if (++pending == BLK_PUBLISH_BATCH) {
-			virtio_mmio_queue_flush(vm, vq);
-			pending = 0;
-		}
+		/* No reset can have run since the pops: it waits for io_end, and we hold the lock. */
+		for (unsigned i = 0; i < n; i++)
+			vq_push(vq, b->chains[i].head, b->used[i]);
+		virtio_mmio_queue_flush(vm, vq);
 	}
-	/* A reset cannot have slipped in since the last push: it waits for io_end and the lock. */
-	if (pending && last)
-		virtio_mmio_queue_flush(vm, last);
 	virtio_mmio_unlock(vm);
 }
 
@@ -536,6 +548,8 @@ static int blk_setup(struct virtio_blk *b, const struct virtio_blk_params *p, st
 {
 	int r;
 
+	for (unsigned i = 0; i < BLK_BATCH; i++)
+		b->chains[i].segs = b->segs[i];
 	b->fd = -1;
 	b->kick.rfd = b->kick.wfd = b->stop.rfd = b->stop.wfd = -1;
 	b->readonly = p->readonly;
