@@ -46,7 +46,7 @@ struct console {
 	struct event rx_space;
 };
 
-/* The serial's host ops point at the console (console_host_ops + the console as opaque). */
+/* The serial's host ops; copy them and set .opaque to the struct console. */
 extern const struct serial_host_ops console_serial_ops;
 
 int console_init(struct console *c, int in_fd, int out_fd);

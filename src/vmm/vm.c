@@ -116,7 +116,9 @@ static int vm_create_devices(struct vm *vm, struct errbuf *e)
 	int r;
 
 	irq_line_init(&vm->uart_irq, vm_set_spi, vm, SPI_INTID(UART_SPI));
-	vm->serial = serial_create(&vm->uart_irq, &console_serial_ops);
+	vm->serial_host = console_serial_ops;
+	vm->serial_host.opaque = &vm->console;
+	vm->serial = serial_create(&vm->uart_irq, &vm->serial_host);
 	if (!vm->serial)
 		return err_set(e, -ENOMEM, "cannot create the UART");
 	r = serial_attach(vm->serial, &vm->bus, UART_BASE, e);

@@ -62,6 +62,7 @@ struct vm {
 
 	struct bus bus;
 	struct irq_line uart_irq;
+	struct serial_host_ops serial_host;
 	struct serial *serial;
 	struct virtio_mmio *virtio[VIRTIO_MMIO_SLOTS];
 	struct irq_line virtio_irq[VIRTIO_MMIO_SLOTS];
