@@ -9,7 +9,7 @@
 
 #include "arch/aarch64/cmdline.h"
 #include "arch/aarch64/layout.h"
-#include "config.h"
+#include "build_config.h"
 #include "hv/hv.h"
 #include "util/log.h"
 #include "vmm/config.h"

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include <string.h>
 
-#include "config.h"
+#include "build_config.h"
 #include "hv/hv.h"
 
 static const struct hv_ops *const backends[] = {

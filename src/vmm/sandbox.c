@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "build_config.h"
 #include "vmm/sandbox.h"
 
 #if HAVE_SECCOMP
