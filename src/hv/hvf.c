@@ -1,0 +1,506 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Hypervisor.framework backend (Apple Silicon, macOS 15+ for the in-kernel GICv3): the VM, guest
+ * RAM, the GIC and vCPU life cycles. hvf_run.c runs the vCPUs.
+ *
+ * What HVF insists on:
+ *  - a vCPU belongs to the thread that created it: every hv_vcpu_* call except hv_vcpus_exit()
+ *    must come from that thread;
+ *  - the GIC exists before any vCPU, and a vCPU's MPIDR is set before anyone asks for its
+ *    redistributor (the GIC matches them by affinity);
+ *  - guest RAM is mmap'ed host memory aligned to the 16 KiB host page; GPA 0 is refused;
+ *  - the binary carries the com.apple.security.hypervisor entitlement (scripts/sign.sh).
+ * The hv_gic_* calls exist from macOS 15 on; the binary is built for older systems too, so every
+ * such call sits behind __builtin_available and an older macOS gets a clear error, not a crash.
+ * Firmware calls (PSCI over HVC) go to the VMM, which also parks powered-off secondaries.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hv/hvf.h"
+#include "util/log.h"
+
+/* PSTATE at boot: EL1h with D, A, I and F masked, as Linux's arm64 boot protocol asks. */
+#define CPSR_EL1H_DAIF 0x3c5
+
+const char *hvf_strerror(hv_return_t r)
+{
+	switch ((uint32_t)r) {
+	case HV_SUCCESS:
+		return "HV_SUCCESS";
+	case HV_ERROR:
+		return "HV_ERROR";
+	case HV_BUSY:
+		return "HV_BUSY";
+	case HV_BAD_ARGUMENT:
+		return "HV_BAD_ARGUMENT";
+	case HV_ILLEGAL_GUEST_STATE:
+		return "HV_ILLEGAL_GUEST_STATE";
+	case HV_NO_RESOURCES:
+		return "HV_NO_RESOURCES";
+	case HV_NO_DEVICE:
+		return "HV_NO_DEVICE";
+	case HV_DENIED:
+		return "HV_DENIED";
+	case HV_EXISTS:
+		return "HV_EXISTS";
+	case HV_UNSUPPORTED:
+		return "HV_UNSUPPORTED";
+	}
+	return "unknown hv_return_t";
+}
+
+static int hvf_errno(hv_return_t r)
+{
+	switch ((uint32_t)r) {
+	case HV_BUSY:
+	case HV_EXISTS:
+		return -EBUSY;
+	case HV_BAD_ARGUMENT:
+		return -EINVAL;
+	case HV_NO_RESOURCES:
+		return -ENOMEM;
+	case HV_NO_DEVICE:
+		return -ENODEV;
+	case HV_DENIED:
+		return -EPERM;
+	case HV_UNSUPPORTED:
+		return -ENOTSUP;
+	}
+	return -EIO;
+}
+
+int hvf_fail(struct errbuf *e, hv_return_t r, const char *what)
+{
+	return err_set(e, hvf_errno(r), "%s failed: %s (%#x)", what, hvf_strerror(r), (unsigned)r);
+}
+
+/* HVF aborts or misbehaves when a vCPU is touched from a foreign thread: refuse instead. */
+bool hvf_owner(const struct hv_vcpu *v, const char *op)
+{
+	if (likely(pthread_equal(pthread_self(), v->owner)))
+		return true;
+	pr_err("hvf: %s on vCPU %u from a thread that did not create it", op, v->index);
+	return false;
+}
+
+/* ---- host and VM ---- */
+
+API_AVAILABLE(macos(15.0))
+static int hvf_gic_geometry(struct gic_geometry *g, struct errbuf *e)
+{
+	size_t dist, redist, dist_align, redist_align;
+	hv_return_t r;
+
+	r = hv_gic_get_distributor_size(&dist);
+	if (r == HV_SUCCESS)
+		r = hv_gic_get_redistributor_size(&redist);
+	if (r == HV_SUCCESS)
+		r = hv_gic_get_distributor_base_alignment(&dist_align);
+	if (r == HV_SUCCESS)
+		r = hv_gic_get_redistributor_base_alignment(&redist_align);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "querying the in-kernel GIC (hv_gic_get_*)");
+	if (!dist || !redist || !is_power_of_2(dist_align) || !is_power_of_2(redist_align))
+		return err_set(
+			e, -EIO,
+			"HVF reports an unusable GIC: dist %#zx, redist %#zx, align %#zx/%#zx",
+			dist, redist, dist_align, redist_align);
+	*g = (struct gic_geometry){
+		.dist_size = dist,
+		.redist_size_per_cpu = redist,
+		.dist_align = dist_align,
+		.redist_align = redist_align,
+	};
+	return 0;
+}
+
+API_AVAILABLE(macos(15.0))
+static int hvf_probe_gic(struct hv_caps *caps, struct errbuf *e)
+{
+	uint32_t max_vcpus, max_ipa;
+	hv_return_t r;
+	int ret;
+
+	*caps = (struct hv_caps){ .ram_align = HVF_PAGE, .psci_in_kernel = false };
+	ret = hvf_gic_geometry(&caps->gic, e);
+	if (ret < 0)
+		return ret;
+	r = hv_vm_get_max_vcpu_count(&max_vcpus);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "hv_vm_get_max_vcpu_count");
+	r = hv_vm_config_get_max_ipa_size(&max_ipa);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "hv_vm_config_get_max_ipa_size");
+	caps->max_vcpus = min_u64(max_vcpus, MAX_VCPUS);
+	caps->max_ipa_bits = max_ipa;
+	return 0;
+}
+
+static int hvf_no_gic(struct errbuf *e)
+{
+	return err_set(e, -ENOTSUP,
+		       "this macOS has no in-kernel GIC in Hypervisor.framework (hv_gic_*): "
+		       "ignition needs macOS 15 or later");
+}
+
+static int hvf_probe(struct hv_caps *caps, struct errbuf *e)
+{
+	if (__builtin_available(macOS 15, *))
+		return hvf_probe_gic(caps, e);
+	return hvf_no_gic(e);
+}
+
+static int hvf_vm_create_failed(hv_return_t r, struct errbuf *e)
+{
+	switch ((uint32_t)r) {
+	case HV_BUSY:
+	case HV_EXISTS:
+		return err_set(e, -EBUSY, "hv_vm_create failed (%s): this process already has a VM",
+			       hvf_strerror(r));
+	case HV_UNSUPPORTED:
+		return err_set(e, -ENOTSUP,
+			       "hv_vm_create failed (HV_UNSUPPORTED): this Mac offers no hardware "
+			       "virtualisation (is it a virtual machine itself?)");
+	}
+	return err_set(e, hvf_errno(r),
+		       "hv_vm_create failed (%s): is the binary signed with the "
+		       "com.apple.security.hypervisor entitlement? Every relink drops it: "
+		       "build with make, or run scripts/sign.sh BINARY",
+		       hvf_strerror(r));
+}
+
+/* The default IPA size (36 bits on M1) covers 64 GiB; only bigger guests ask for more. */
+static int hvf_config_ipa(hv_vm_config_t cfg, unsigned bits, struct errbuf *e)
+{
+	uint32_t def, max;
+	hv_return_t r;
+
+	r = hv_vm_config_get_default_ipa_size(&def);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "hv_vm_config_get_default_ipa_size");
+	if (bits <= def)
+		return 0;
+	r = hv_vm_config_get_max_ipa_size(&max);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "hv_vm_config_get_max_ipa_size");
+	if (bits > max)
+		return err_set(
+			e, -EINVAL,
+			"the guest needs a %u-bit physical address space, this Mac offers %u bits: use less --mem",
+			bits, max);
+	r = hv_vm_config_set_ipa_size(cfg, bits);
+	return r == HV_SUCCESS ? 0 : hvf_fail(e, r, "hv_vm_config_set_ipa_size");
+}
+
+static int hvf_vm_create(const struct hv_vm_params *p, struct hv_vm **out, struct errbuf *e)
+{
+	hv_vm_config_t cfg;
+	struct hv_vm *vm;
+	hv_return_t r;
+	int ret;
+
+	if (p->nr_vcpus == 0 || p->nr_vcpus > MAX_VCPUS)
+		return err_set(e, -EINVAL, "hvf: %u vCPUs requested, 1..%u supported", p->nr_vcpus,
+			       MAX_VCPUS);
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return err_set(e, -ENOMEM, "out of memory");
+	if (mach_timebase_info(&vm->timebase) != 0 || !vm->timebase.numer || !vm->timebase.denom) {
+		free(vm);
+		return err_set(e, -EIO, "mach_timebase_info failed");
+	}
+	cfg = hv_vm_config_create();
+	if (!cfg) {
+		free(vm);
+		return err_set(e, -ENOMEM, "hv_vm_config_create failed");
+	}
+	ret = hvf_config_ipa(cfg, p->ipa_bits, e);
+	if (ret == 0) {
+		r = hv_vm_create(cfg);
+		if (r != HV_SUCCESS)
+			ret = hvf_vm_create_failed(r, e);
+	}
+	os_release(cfg);
+	if (ret < 0) {
+		free(vm);
+		return ret;
+	}
+	vm->nr_vcpus = p->nr_vcpus;
+	vm->vtimer_offset = mach_absolute_time(); /* the guest's counter starts near zero */
+	pthread_mutex_init(&vm->lock, NULL);
+	*out = vm;
+	return 0;
+}
+
+static int hvf_map_ram(struct hv_vm *vm, uint64_t gpa, void *host, uint64_t size, struct errbuf *e)
+{
+	hv_return_t r;
+
+	if (!host || (uintptr_t)host % HVF_PAGE || gpa % HVF_PAGE || !size || size % HVF_PAGE)
+		return err_set(e, -EINVAL, "hvf: RAM at GPA %#llx (+%#llx) must be 16 KiB aligned",
+			       (unsigned long long)gpa, (unsigned long long)size);
+	if (gpa == 0 || gpa + size < gpa)
+		return err_set(e, -EINVAL, "hvf: RAM cannot start at GPA 0 or wrap: %#llx +%#llx",
+			       (unsigned long long)gpa, (unsigned long long)size);
+	if (vm->nr_maps == HVF_MAX_MAPS)
+		return err_set(e, -ENOSPC, "hvf: at most %d RAM regions", HVF_MAX_MAPS);
+	r = hv_vm_map(host, gpa, (size_t)size, HV_MEMORY_READ | HV_MEMORY_WRITE | HV_MEMORY_EXEC);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "hv_vm_map (guest RAM must come from mmap)");
+	vm->maps[vm->nr_maps++] = (struct hvf_map){ .gpa = gpa, .size = size };
+	return 0;
+}
+
+API_AVAILABLE(macos(15.0))
+static int hvf_gic_check(const struct hv_vm *vm, const struct layout *l, struct errbuf *e)
+{
+	uint32_t spi_base, spi_count, last = SPI_INTID(layout_virtio_spi(VIRTIO_MMIO_SLOTS - 1));
+	struct gic_geometry g;
+	hv_return_t r;
+	int ret;
+
+	ret = hvf_gic_geometry(&g, e);
+	if (ret < 0)
+		return ret;
+	if (l->gicd_base % g.dist_align || l->gicr_base % g.redist_align)
+		return err_set(e, -EINVAL, "hvf: GIC at %#llx/%#llx is not aligned to %#llx/%#llx",
+			       (unsigned long long)l->gicd_base, (unsigned long long)l->gicr_base,
+			       (unsigned long long)g.dist_align,
+			       (unsigned long long)g.redist_align);
+	if (l->gicd_size < g.dist_size || l->gicr_size < g.redist_size_per_cpu * vm->nr_vcpus)
+		return err_set(e, -EINVAL, "hvf: the layout's GIC regions are smaller than HVF's");
+	r = hv_gic_get_spi_interrupt_range(&spi_base, &spi_count);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "hv_gic_get_spi_interrupt_range");
+	if (spi_base > SPI_INTID(0) || (uint64_t)spi_base + spi_count <= last)
+		return err_set(e, -EINVAL, "hvf: the GIC's SPIs %u..%u do not cover INTIDs %u..%u",
+			       spi_base, spi_base + spi_count - 1, SPI_INTID(0), last);
+	return 0;
+}
+
+API_AVAILABLE(macos(15.0))
+static int hvf_gic_setup(struct hv_vm *vm, const struct layout *l, struct errbuf *e)
+{
+	hv_gic_config_t cfg;
+	hv_return_t r;
+	int ret;
+
+	if (vm->gic)
+		return err_set(e, -EEXIST, "hvf: the GIC exists already");
+	if (vm->vcpus_created)
+		return err_set(e, -EINVAL, "hvf: the GIC must be created before any vCPU");
+	ret = hvf_gic_check(vm, l, e);
+	if (ret < 0)
+		return ret;
+	cfg = hv_gic_config_create();
+	if (!cfg)
+		return err_set(e, -ENOMEM, "hv_gic_config_create failed");
+	r = hv_gic_config_set_distributor_base(cfg, l->gicd_base);
+	if (r == HV_SUCCESS)
+		r = hv_gic_config_set_redistributor_base(cfg, l->gicr_base);
+	if (r == HV_SUCCESS)
+		r = hv_gic_create(cfg);
+	os_release(cfg);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "creating the in-kernel GIC (hv_gic_create)");
+	vm->gic = true;
+	vm->gicr_base = l->gicr_base;
+	vm->gicr_size = l->gicr_size;
+	return 0;
+}
+
+static int hvf_gic_create(struct hv_vm *vm, const struct layout *l, struct errbuf *e)
+{
+	if (__builtin_available(macOS 15, *))
+		return hvf_gic_setup(vm, l, e);
+	return hvf_no_gic(e);
+}
+
+static void hvf_vm_destroy(struct hv_vm *vm)
+{
+	hv_return_t r;
+
+	if (vm->vcpus_created)
+		pr_err("hvf: destroying the VM with %u vCPUs left", vm->vcpus_created);
+	for (unsigned i = 0; i < vm->nr_maps; i++)
+		hv_vm_unmap(vm->maps[i].gpa, (size_t)vm->maps[i].size);
+	r = hv_vm_destroy();
+	if (r != HV_SUCCESS)
+		pr_warn("hv_vm_destroy failed: %s", hvf_strerror(r));
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+/* ---- vCPUs ---- */
+
+API_AVAILABLE(macos(15.0))
+static void hvf_check_redistributor(struct hv_vcpu *v, uint64_t mpidr)
+{
+	const struct hv_vm *vm = v->vm;
+	hv_ipa_t base;
+	hv_return_t r = hv_gic_get_redistributor_base(v->id, &base);
+
+	if (r != HV_SUCCESS) {
+		pr_warn("hv_gic_get_redistributor_base(vCPU %u) failed: %s", v->index,
+			hvf_strerror(r));
+	} else if (base < vm->gicr_base || base - vm->gicr_base >= vm->gicr_size) {
+		/* The guest walks only the region its DTB names: this CPU would never come up. */
+		pr_warn("vCPU %u (MPIDR %#llx): its redistributor at %#llx is outside [%#llx, %#llx)",
+			v->index, (unsigned long long)mpidr, (unsigned long long)base,
+			(unsigned long long)vm->gicr_base,
+			(unsigned long long)(vm->gicr_base + vm->gicr_size));
+	}
+}
+
+static int hvf_vcpu_setup(struct hv_vcpu *v, uint64_t mpidr, struct errbuf *e)
+{
+	hv_return_t r;
+
+	/* Before anything asks the GIC about this vCPU: the redistributor is found by affinity. */
+	r = hv_vcpu_set_sys_reg(v->id, HV_SYS_REG_MPIDR_EL1, mpidr);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "setting MPIDR_EL1");
+	r = hv_vcpu_set_vtimer_offset(v->id, v->vm->vtimer_offset);
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "hv_vcpu_set_vtimer_offset");
+	if (__builtin_available(macOS 15, *))
+		hvf_check_redistributor(v, mpidr);
+	return 0;
+}
+
+static int hvf_pipe(int fds[2], struct errbuf *e)
+{
+	if (pipe(fds) < 0)
+		return err_set(e, -errno, "pipe: %s", strerror(errno));
+	for (int i = 0; i < 2; i++) {
+		fcntl(fds[i], F_SETFL, fcntl(fds[i], F_GETFL) | O_NONBLOCK);
+		fcntl(fds[i], F_SETFD, FD_CLOEXEC);
+	}
+	return 0;
+}
+
+static void hvf_vcpu_free(struct hv_vcpu *v)
+{
+	close(v->wake[0]);
+	close(v->wake[1]);
+	free(v);
+}
+
+static int hvf_vcpu_create(struct hv_vm *vm, unsigned index, uint64_t mpidr, struct hv_vcpu **out,
+			   struct errbuf *e)
+{
+	struct hv_vcpu *v;
+	hv_return_t r;
+	int ret;
+
+	if (index >= vm->nr_vcpus || vm->vcpus[index])
+		return err_set(e, -EINVAL, "hvf: bad vCPU index %u", index);
+	if (!vm->gic)
+		return err_set(e, -EINVAL, "hvf: create the GIC before vCPU %u", index);
+	v = calloc(1, sizeof(*v));
+	if (!v)
+		return err_set(e, -ENOMEM, "out of memory");
+	v->vm = vm;
+	v->index = index;
+	v->owner = pthread_self();
+	ret = hvf_pipe(v->wake, e);
+	if (ret < 0) {
+		free(v);
+		return ret;
+	}
+	r = hv_vcpu_create(&v->id, &v->exit, NULL);
+	if (r != HV_SUCCESS) {
+		hvf_vcpu_free(v);
+		return hvf_fail(e, r, "hv_vcpu_create");
+	}
+	ret = hvf_vcpu_setup(v, mpidr, e);
+	if (ret < 0) {
+		hv_vcpu_destroy(v->id);
+		hvf_vcpu_free(v);
+		return ret;
+	}
+	pthread_mutex_lock(&vm->lock);
+	vm->vcpus[index] = v;
+	vm->vcpus_created++;
+	pthread_mutex_unlock(&vm->lock);
+	*out = v;
+	return 0;
+}
+
+static int hvf_vcpu_set_boot(struct hv_vcpu *v, uint64_t pc, uint64_t x0, struct errbuf *e)
+{
+	hv_return_t r;
+
+	if (!hvf_owner(v, "vcpu_set_boot"))
+		return err_set(e, -EPERM, "hvf: vCPU %u used from a foreign thread", v->index);
+	v->mmio_read_pending = false;
+	r = hv_vcpu_set_reg(v->id, HV_REG_CPSR, CPSR_EL1H_DAIF);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_set_reg(v->id, HV_REG_PC, pc);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_set_reg(v->id, HV_REG_X0, x0);
+	return r == HV_SUCCESS ? 0 : hvf_fail(e, r, "setting the boot registers");
+}
+
+static void hvf_vcpu_destroy(struct hv_vcpu *v)
+{
+	struct hv_vm *vm = v->vm;
+	hv_return_t r;
+
+	if (!hvf_owner(v, "vcpu_destroy"))
+		return; /* leaking beats undefined behaviour inside HVF */
+	pthread_mutex_lock(&vm->lock);
+	vm->vcpus[v->index] = NULL;
+	vm->vcpus_created--;
+	pthread_mutex_unlock(&vm->lock);
+	r = hv_vcpu_destroy(v->id);
+	if (r != HV_SUCCESS)
+		pr_warn("hv_vcpu_destroy(vCPU %u) failed: %s", v->index, hvf_strerror(r));
+	hvf_vcpu_free(v);
+}
+
+/* ---- any thread ---- */
+
+static void hvf_set_spi(struct hv_vm *vm, uint32_t intid, bool level)
+{
+	hv_return_t r = HV_UNSUPPORTED;
+
+	if (__builtin_available(macOS 15, *))
+		r = hv_gic_set_spi(intid, level);
+	if (r != HV_SUCCESS) {
+		pr_warn_once("hv_gic_set_spi(%u, %d) failed: %s", intid, level, hvf_strerror(r));
+		return;
+	}
+	if (!level)
+		return;
+	/* A vCPU parked in WFI would not notice: the GIC only signals vCPUs inside the guest. */
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
+		if (vm->vcpus[i]) {
+			atomic_store(&vm->vcpus[i]->woken, true);
+			hvf_wake(vm->vcpus[i]);
+		}
+	}
+	pthread_mutex_unlock(&vm->lock);
+}
+const struct hv_ops hv_hvf_ops = {
+	.name = "hvf",
+	.probe = hvf_probe,
+	.vm_create = hvf_vm_create,
+	.map_ram = hvf_map_ram,
+	.gic_create = hvf_gic_create,
+	.vcpu_create = hvf_vcpu_create,
+	.vm_finalize = NULL,
+	.vcpu_set_boot = hvf_vcpu_set_boot,
+	.vcpu_run = hvf_vcpu_run,
+	.complete_mmio_read = hvf_complete_mmio_read,
+	.complete_call = hvf_complete_call,
+	.set_spi = hvf_set_spi,
+	.kick = hvf_kick,
+	.vcpu_destroy = hvf_vcpu_destroy,
+	.vm_destroy = hvf_vm_destroy,
+};

@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef IGNITION_HV_HVF_H
+#define IGNITION_HV_HVF_H
+
+/*
+ * Private to the Hypervisor.framework backend: hvf.c (VM, GIC, vCPU life cycle) and hvf_run.c
+ * (the run loop: exits, parking on WFI, completions). See hvf.c for the rules HVF imposes.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <Hypervisor/Hypervisor.h>
+#include <mach/mach_time.h>
+
+#include "arch/aarch64/esr.h"
+#include "hv/hv.h"
+#include "util/compiler.h"
+#include "util/err.h"
+
+#define HVF_PAGE     SZ_16K
+#define HVF_MAX_MAPS 8
+
+struct hvf_map {
+	uint64_t gpa;
+	uint64_t size;
+};
+
+struct hv_vm {
+	unsigned nr_vcpus;
+	bool gic;
+	uint64_t gicr_base;
+	uint64_t gicr_size;
+	/* One guest counter for every vCPU: Linux wants CNTVOFF equal on all CPUs. */
+	uint64_t vtimer_offset;
+	mach_timebase_info_data_t timebase;
+	struct hvf_map maps[HVF_MAX_MAPS];
+	unsigned nr_maps;
+	/* Guards vcpus[] and vcpus_created: set_spi walks them from device threads. */
+	pthread_mutex_t lock;
+	struct hv_vcpu *vcpus[MAX_VCPUS];
+	unsigned vcpus_created;
+};
+
+struct hv_vcpu {
+	struct hv_vm *vm;
+	unsigned index;
+	hv_vcpu_t id;
+	hv_vcpu_exit_t *exit;
+	pthread_t owner;
+	bool vtimer_masked;
+	/* An MMIO load handed to the VMM, finished by complete_mmio_read(). */
+	bool mmio_read_pending;
+	struct esr_dabt mmio;
+	uint64_t mmio_next_pc;
+	/* Wake-ups from any thread: kick() and set_spi() knock on the pipe while we are parked. */
+	atomic_bool kicked;
+	atomic_bool woken;
+	atomic_bool parked;
+	int wake[2];
+};
+
+const char *hvf_strerror(hv_return_t r);
+/* err_set() with the failed call's name and HVF's code, as a negative errno. */
+int hvf_fail(struct errbuf *e, hv_return_t r, const char *what);
+/* False (and logged) when the calling thread is not the one that created the vCPU. */
+bool hvf_owner(const struct hv_vcpu *v, const char *op);
+
+int hvf_vcpu_run(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf *e);
+void hvf_complete_mmio_read(struct hv_vcpu *v, uint64_t data);
+void hvf_complete_call(struct hv_vcpu *v, uint64_t x0);
+void hvf_kick(struct hv_vcpu *v);
+/* Ends the park of a vCPU sitting in WFI; it notices v->woken or v->kicked set before. */
+void hvf_wake(struct hv_vcpu *v);
+
+#endif
