@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: MIT
+/*
+ * WFI on HVF: the backend parks the vCPU until the virtual timer is due, a kick or an SPI, never
+ * longer than a bound (SGIs from other vCPUs cannot reach a parked thread), and kicks reach the
+ * vCPU wherever it is.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+
+#include <cmocka.h>
+
+#include "rig.h"
+#include "util/log.h"
+
+#define MS 1000000ull
+/*
+ * Checks on time need the other thread to act within a few ms. On a busy host it sometimes does
+ * not; such a run proves nothing either way and is repeated, while a broken backend fails every
+ * conclusive run. A host too busy for any conclusive run skips the test rather than guess.
+ */
+#define ATTEMPTS 20
+
+/* A WFI with the given timer state, then an HVC; returns the ns between the two exits. */
+static uint64_t park_ns(struct rig *r, uint64_t ctl, int64_t due_in_ns, struct knocker *k)
+{
+	struct fake_step steps[] = {
+		{ .what = "wfi", .esr = ESR_WFI },
+		{ .what = "hvc #0 (end of test)",
+		  .expect = { PC(ENTRY + 4) },
+		  .guest = { PC(ENTRY + 8) },
+		  .esr = ESR_HVC(0) },
+	};
+	uint64_t guest_now;
+
+	fake_script(MPIDR0, steps, 2);
+	rig_vm(r, 1);
+	rig_vcpu(r);
+	/* The guest's counter: host ticks minus the offset the backend gave every vCPU. */
+	guest_now = fake_ticks(fake_now_ns()) - fake_reg(MPIDR0, FAKE_VTIMER_OFFSET);
+	steps[0].guest[0] = (struct fake_reg)SYS(HV_SYS_REG_CNTV_CTL_EL0, ctl);
+	steps[0].guest[1] = (struct fake_reg)SYS(
+		HV_SYS_REG_CNTV_CVAL_EL0, due_in_ns < 0 ? 0 : guest_now + fake_ticks(due_in_ns));
+	if (k)
+		knocker_start(k);
+	run_expect(r, HV_EXIT_CALL);
+	if (k)
+		knocker_join(k);
+	return fake_step_time(MPIDR0, 1) - fake_step_time(MPIDR0, 0);
+}
+
+static void test_wfi_until_timer(void **state)
+{
+	uint64_t ns = park_ns(*state, CNTV_ENABLE, 5 * MS, NULL);
+
+	assert_true(ns >= 4 * MS);
+	assert_true(ns < 1000 * MS);
+}
+
+static void test_wfi_timer_due(void **state)
+{
+	struct rig *r = *state;
+
+	/* Already due: the GIC has the PPI pending, the guest must run now, not in 10 ms. */
+	for (int i = 0; i < ATTEMPTS; i++, rig_again(r))
+		if (park_ns(r, CNTV_ENABLE, -1, NULL) < 9 * MS)
+			return;
+	fail_msg("a WFI with the timer already due parked the vCPU");
+}
+
+static void test_wfi_park_bounded(void **state)
+{
+	/* No timer: SGIs from other vCPUs cannot reach us, so the park ends by itself. */
+	uint64_t ns = park_ns(*state, 0, 0, NULL);
+
+	assert_true(ns >= 5 * MS);
+	assert_true(ns < 1000 * MS);
+}
+
+static void test_wfi_masked_timer_bounded(void **state)
+{
+	uint64_t ns = park_ns(*state, CNTV_ENABLE | CNTV_IMASK, 0, NULL);
+
+	assert_true(ns >= 5 * MS);
+	assert_true(ns < 1000 * MS);
+}
+
+static void test_wfi_far_timer_bounded(void **state)
+{
+	uint64_t ns = park_ns(*state, CNTV_ENABLE, 60000 * (int64_t)MS, NULL);
+
+	assert_true(ns >= 5 * MS);
+	assert_true(ns < 1000 * MS);
+}
+
+static void test_spi_wakes_parked_vcpu(void **state)
+{
+	struct rig *r = *state;
+	unsigned conclusive = 0;
+	uint64_t parked, woke;
+	uint32_t intid;
+	bool level;
+
+	for (int i = 0; i < ATTEMPTS; i++, rig_again(r)) {
+		struct knocker k = { .r = r,
+				     .wait_reg = HV_SYS_REG_CNTV_CTL_EL0,
+				     .spi = SPI_INTID(1) };
+
+		park_ns(r, 0, 0, &k);
+		assert_true(fake_last_spi(&intid, &level));
+		assert_int_equal(intid, 33); /* the absolute INTID of SPI 1 */
+		assert_true(level);
+		parked = fake_step_time(MPIDR0, 0);
+		woke = fake_step_time(MPIDR0, 1);
+		if (k.at < parked || k.at - parked > 2 * MS)
+			continue; /* the SPI came too late to tell a wake-up from the bound */
+		conclusive++;
+		/* Unwoken, poll() would have kept it until the 10 ms bound at least. */
+		if (woke >= k.at && woke - parked < 10 * MS)
+			return;
+	}
+	if (!conclusive)
+		skip();
+	fail_msg("the SPI did not end the park in %u runs", conclusive);
+}
+
+/* An SPI raised while the guest ran towards its WFI: the vCPU must not park at all. */
+static void test_spi_before_park(void **state)
+{
+	struct rig *r = *state;
+	static const struct fake_step steps[] = {
+		{ .what = "wfi, after a device raised its SPI",
+		  .guest = { SYS(HV_SYS_REG_CNTV_CTL_EL0, 0) },
+		  .esr = ESR_WFI,
+		  .hold = true },
+		{ .what = "hvc #0 (end of test)",
+		  .expect = { PC(ENTRY + 4) },
+		  .guest = { PC(ENTRY + 8) },
+		  .esr = ESR_HVC(0) },
+	};
+
+	for (int i = 0; i < ATTEMPTS; i++, rig_again(r)) {
+		struct knocker k = { .r = r, .wait_steps = 1, .spi = SPI_INTID(0), .release = true };
+
+		fake_script(MPIDR0, steps, 2);
+		rig_vm(r, 1);
+		rig_vcpu(r);
+		knocker_start(&k);
+		run_expect(r, HV_EXIT_CALL);
+		knocker_join(&k);
+		if (fake_step_time(MPIDR0, 1) - k.at < 6 * MS)
+			return;
+	}
+	fail_msg("an SPI raised before the WFI let the vCPU park anyway");
+}
+
+/* A kick that lands between the guest's WFI exit and the park. */
+static void test_kick_before_park(void **state)
+{
+	struct rig *r = *state;
+	static const struct fake_step steps[] = {
+		{ .what = "wfi, while the VMM kicks",
+		  .guest = { SYS(HV_SYS_REG_CNTV_CTL_EL0, 0) },
+		  .esr = ESR_WFI,
+		  .hold = true },
+	};
+	uint64_t back;
+
+	for (int i = 0; i < ATTEMPTS; i++, rig_again(r)) {
+		struct knocker k = { .r = r, .wait_steps = 1, .release = true };
+
+		fake_script(MPIDR0, steps, 1);
+		rig_vm(r, 1);
+		rig_vcpu(r);
+		knocker_start(&k);
+		run_expect(r, HV_EXIT_CANCELED);
+		back = fake_now_ns();
+		knocker_join(&k);
+		/* The request stays pending in HVF: the next run is cancelled at once as well. */
+		run_expect(r, HV_EXIT_CANCELED);
+		if (back - k.at < 6 * MS)
+			return;
+	}
+	fail_msg("a kick before the park did not stop the vCPU from parking");
+}
+
+static void test_kick_during_wfi(void **state)
+{
+	struct rig *r = *state;
+	static const struct fake_step steps[] = {
+		{ .what = "wfi",
+		  .guest = { SYS(HV_SYS_REG_CNTV_CTL_EL0, CNTV_ENABLE),
+			     SYS(HV_SYS_REG_CNTV_CVAL_EL0, ~0ull) },
+		  .esr = ESR_WFI },
+		/* Should the park end before the kick: the guest idles on after the WFI. */
+		{ .what = "b . after wfi", .expect = { PC(ENTRY + 4) }, .kind = FAKE_BLOCK },
+	};
+	unsigned conclusive = 0;
+	uint64_t parked, back;
+
+	for (int i = 0; i < ATTEMPTS; i++, rig_again(r)) {
+		struct knocker k = { .r = r, .wait_reg = HV_SYS_REG_CNTV_CVAL_EL0 };
+
+		fake_script(MPIDR0, steps, 2);
+		rig_vm(r, 1);
+		rig_vcpu(r);
+		knocker_start(&k);
+		run_expect(r, HV_EXIT_CANCELED);
+		back = fake_now_ns();
+		knocker_join(&k);
+		assert_int_equal(fake_reg(MPIDR0, FAKE_PC), ENTRY + 4);
+		parked = fake_step_time(MPIDR0, 0);
+		if (k.at < parked || k.at - parked > 2 * MS)
+			continue; /* too late to tell a wake-up from the bound */
+		conclusive++;
+		/* Back before the bound, and without re-entering the guest. */
+		if (back - parked < 10 * MS && fake_steps_entered(MPIDR0) == 1)
+			return;
+	}
+	if (!conclusive)
+		skip();
+	fail_msg("the kick did not end the park in %u runs", conclusive);
+}
+
+static void test_kick_in_guest(void **state)
+{
+	struct rig *r = *state;
+	static const struct fake_step steps[] = {
+		{ .what = "b . (a busy guest)", .kind = FAKE_BLOCK },
+	};
+	struct knocker k = { .r = r, .wait_steps = 1 };
+
+	fake_script(MPIDR0, steps, 1);
+	rig_vm(r, 1);
+	rig_vcpu(r);
+	knocker_start(&k);
+	run_expect(r, HV_EXIT_CANCELED);
+	knocker_join(&k);
+	assert_int_equal(fake_calls("hv_vcpus_exit"), 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_wfi_until_timer),       T(test_wfi_timer_due),
+		T(test_wfi_park_bounded),      T(test_wfi_masked_timer_bounded),
+		T(test_wfi_far_timer_bounded), T(test_spi_wakes_parked_vcpu),
+		T(test_spi_before_park),       T(test_kick_before_park),
+		T(test_kick_during_wfi),       T(test_kick_in_guest),
+	};
+
+	log_set_level(LOG_WARN);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
