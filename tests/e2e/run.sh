@@ -1,0 +1,98 @@
+#!/bin/bash
+# make e2e: boots real Debian arm64 guests with KVM inside an emulated arm64 host (qemu TCG with
+# EL2), drives their serial consoles, and checks the results from both sides. See docs/rig.md.
+#
+# Environment:
+#   E2E_VMM=ignition|qemu   the VMM inside the host (default ignition; qemu is the stand-in)
+#   IGNITION=PATH           static arm64 ignition (default build-aarch64/ignition)
+#   E2E_BOOTS="boot1 ..."   which boots of host/scenario.sh to run (default all)
+#   E2E_CACHE, E2E_OUT      cache (.cache/e2e) and per-run output (build-e2e) folders
+#   E2E_TIMEOUT=S           hard limit for the emulated host (default 900)
+set -uo pipefail
+. "$(dirname "$0")/lib.sh"
+
+E2E_VMM=${E2E_VMM:-ignition}
+IGNITION=${IGNITION:-$top/build-aarch64/ignition}
+E2E_BOOTS=${E2E_BOOTS:-boot1 boot2 boot3}
+E2E_TIMEOUT=${E2E_TIMEOUT:-900}
+case $E2E_VMM in ignition | qemu) ;; *) die "E2E_VMM must be ignition or qemu" ;; esac
+if [ ! -f "$IGNITION" ]; then
+	[ "$E2E_VMM" = qemu ] || die "no $IGNITION: run make aarch64 first"
+	say "no $IGNITION; the host gets none (E2E_VMM=qemu does not need it)"
+fi
+t_start=$EPOCHREALTIME
+
+phase_begin "guest and host images"
+build_args=()
+[ "$E2E_VMM" = qemu ] && build_args=(--qemu)
+"$e2e/build.sh" "${build_args[@]}" || die "building images failed"
+. "$cache/artifacts.env"
+phase_end
+
+phase_begin "per-run host initramfs + disk"
+host_prepare "${E2E_SCENARIO:-scenario.sh}"
+phase_end
+
+host_log=$out/host-console.log
+phase_begin "emulated host ($E2E_VMM inside)"
+host_command
+echo "host: ${host_cmd[*]}" >"$host_log"
+export T0=$EPOCHREALTIME
+timeout -k 10 "$E2E_TIMEOUT" "${host_cmd[@]}" -display none -monitor none -serial stdio </dev/null 2>&1 | "$e2e/tsfilter.sh" |
+	tee -a "$host_log" | grep --line-buffered -E 'e2e: |Kernel panic|Oops|BUG' >&2
+host_rc=${PIPESTATUS[0]}
+echo "host: qemu exit $host_rc" >>"$host_log"
+phase_end
+
+phase_begin "checks on the x86 side"
+xpass() { say "PASS $*"; echo "PASS $*" >>"$out/results"; }
+xfail() { say "FAIL $*"; echo "FAIL $*" >>"$out/results"; }
+: >"$out/results"
+if [ "$host_rc" = 0 ]; then xpass "host: powered off (qemu exit 0)"; else
+	xfail "host: qemu exit $host_rc (124: timeout after $E2E_TIMEOUT s)"; fi
+debugfs -R "rdump /logs $out" "$out/work.ext4" >/dev/null 2>&1
+debugfs -R "dump /rootfs.ext4 $out/rootfs.ext4" "$out/work.ext4" >/dev/null 2>&1
+if [ -f "$out/logs/results" ]; then
+	cat "$out/logs/results" >>"$out/results"
+	grep -qx DONE "$out/logs/results" && xpass "host: scenario completed" ||
+		xfail "host: scenario did not complete"
+else
+	xfail "host: no results on the work disk"
+fi
+if [[ " $E2E_BOOTS " = *" boot1 "* ]] && [ -f "$out/rootfs.ext4" ]; then
+	if dumpe2fs -h "$out/rootfs.ext4" 2>/dev/null | grep -q needs_recovery; then
+		xfail "rootfs: journal needs recovery after the guest powered off"
+	else
+		xpass "rootfs: clean after the guest powered off"
+	fi
+	if e2fsck -fn "$out/rootfs.ext4" >"$out/e2fsck.log" 2>&1; then
+		xpass "rootfs: e2fsck -fn finds no errors"
+	else
+		xfail "rootfs: e2fsck -fn reports errors (see $out/e2fsck.log)"
+	fi
+	want=$(awk '$1 == "VALUE" && $2 == "blob_sha256" { print $3 }' "$out/results")
+	rm -f "$out/e2e-blob"
+	debugfs -R "dump /root/e2e-blob $out/e2e-blob" "$out/rootfs.ext4" >/dev/null 2>&1
+	got=$( [ -f "$out/e2e-blob" ] && sha256sum "$out/e2e-blob" | cut -d' ' -f1)
+	if [ -n "$want" ] && [ "$got" = "$want" ]; then
+		xpass "rootfs: boot1's file read with debugfs has the guest's sha256 $got"
+	else
+		xfail "rootfs: boot1's file sha256 '${got:-missing}', guest printed '${want:-nothing}'"
+	fi
+fi
+phase_end
+
+npass=$(grep -c '^PASS' "$out/results")
+nfail=$(grep -c '^FAIL' "$out/results")
+say "------------------------------------------------------------"
+say "VMM: $E2E_VMM$([ "$E2E_VMM" = ignition ] && echo " ($IGNITION)"); guest: $kernel_pkg, $busybox_pkg"
+grep -E '^(PASS|FAIL)' "$out/results" | sed 's/^/e2e: /' >&2
+awk '$1 == "TIME" { printf "e2e: phase   %-28s %7.1f s\n", "in host: " $2, $3 }' "$out/results" >&2
+phase_report
+say "total $(printf '%.1f' "$(echo "$EPOCHREALTIME - $t_start" | bc)") s; host console: $host_log"
+say "guest consoles: $out/logs/boot*.console (VMM stderr: *.stderr)"
+if [ "$nfail" -gt 0 ] || [ "$npass" = 0 ]; then
+	say "RESULT: FAIL ($nfail failed, $npass passed)"
+	exit 1
+fi
+say "RESULT: PASS ($npass checks)"
