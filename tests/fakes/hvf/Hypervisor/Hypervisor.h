@@ -20,7 +20,6 @@
  * which macOS it plays (fake_set_host), so tests can see how hvf.c behaves on macOS 14.
  */
 #define API_AVAILABLE(...)
-#define API_UNAVAILABLE(...)
 #ifndef __APPLE__
 bool hv_fake_os_available(const char *versions); /* e.g. "macOS 15, *" */
 #define __builtin_available(...) hv_fake_os_available(#__VA_ARGS__)
