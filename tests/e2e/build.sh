@@ -11,6 +11,8 @@ set -euo pipefail
 want_qemu=
 [ "${1:-}" = --qemu ] && want_qemu=1
 mkdir -p "$cache/debs"
+exec 9>"$cache/.lock" # make e2e and make demo may run at once: one builder at a time
+flock 9
 self_hash=$(hash_files "$e2e/build.sh")
 # apt's chatter goes here; errors are shown
 apt_log=$cache/apt.log

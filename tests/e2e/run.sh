@@ -8,6 +8,7 @@
 #   E2E_BOOTS="boot1 ..."   which boots of host/scenario.sh to run (default all)
 #   E2E_CACHE, E2E_OUT      cache (.cache/e2e) and per-run output (build-e2e) folders
 #   E2E_TIMEOUT=S           hard limit for the emulated host (default 900)
+#   E2E_DEMO=0              skip the last phase, make demo driven through a pseudo-terminal
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -82,6 +83,18 @@ if [[ " $E2E_BOOTS " = *" boot1 "* ]] && [ -f "$out/rootfs.ext4" ]; then
 fi
 phase_end
 
+if [ "${E2E_DEMO:-1}" != 0 ]; then
+	phase_begin "make demo through a pty"
+	E2E_OUT=$out/demo E2E_VMM=$E2E_VMM IGNITION=$IGNITION timeout -k 10 900 \
+		python3 "$e2e/demo-test.py" >"$out/demo-test.out" 2>&1
+	demo_rc=$?
+	sed -n 's/^demo-test: \(PASS\|FAIL\) /\1 demo: /p' "$out/demo-test.out" >>"$out/results"
+	grep -E '^demo-test: (PASS|FAIL|login prompt [0-9])' "$out/demo-test.out" | sed 's/^/e2e: /' >&2
+	[ "$demo_rc" = 0 ] || grep -q '^FAIL demo' "$out/results" ||
+		xfail "demo: demo-test.py exit $demo_rc (see $out/demo-test.out)"
+	phase_end
+fi
+
 npass=$(grep -c '^PASS' "$out/results")
 nfail=$(grep -c '^FAIL' "$out/results")
 say "------------------------------------------------------------"
@@ -90,7 +103,7 @@ grep -E '^(PASS|FAIL)' "$out/results" | sed 's/^/e2e: /' >&2
 awk '$1 == "TIME" { printf "e2e: phase   %-28s %7.1f s\n", "in host: " $2, $3 }' "$out/results" >&2
 phase_report
 say "total $(printf '%.1f' "$(echo "$EPOCHREALTIME - $t_start" | bc)") s; host console: $host_log"
-say "guest consoles: $out/logs/boot*.console (VMM stderr: *.stderr)"
+say "guest consoles: $out/logs/boot*.console (VMM stderr: *.stderr); demo: $out/demo/"
 if [ "$nfail" -gt 0 ] || [ "$npass" = 0 ]; then
 	say "RESULT: FAIL ($nfail failed, $npass passed)"
 	exit 1
