@@ -50,8 +50,12 @@ host_prepare() {
 	install -m 755 "$e2e/host/init" "$out/run/init"
 	install -m 755 "$e2e"/host/*.sh "$e2e/host/vmm" "$out/run/e2e/"
 	[ -f "$IGNITION" ] && install -m 755 "$IGNITION" "$out/run/bin/ignition"
-	printf 'E2E_VMM=%s\nE2E_SCENARIO=%s\nE2E_BOOTS="%s"\n' "$E2E_VMM" "$1" "${E2E_BOOTS:-}" \
-		>"$out/run/e2e/conf"
+	{
+		printf 'E2E_VMM=%s\nE2E_SCENARIO=%s\n' "$E2E_VMM" "$1"
+		printf 'E2E_BOOTS="%s"\nE2E_REPEAT=%s\nE2E_SMP=%s\n' "${E2E_BOOTS:-}" \
+			"${E2E_REPEAT:-}" "${E2E_SMP:-}"
+		[ -n "${E2E_APPEND+set}" ] && printf 'E2E_APPEND="%s"\n' "$E2E_APPEND"
+	} >"$out/run/e2e/conf"
 	(cd "$out/run" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$out/run.cpio.gz"
 	cat "$host_base_cpio" "$out/run.cpio.gz" >"$out/host-initramfs.cpio"
 	cp --sparse=always "$guest_rootfs" "$out/work/rootfs.ext4"

@@ -1,0 +1,20 @@
+#!/bin/sh
+# Flakiness probe (E2E_SCENARIO=repeat.sh): boot the default guest E2E_REPEAT times (default 10)
+# to its login prompt, quit each with Ctrl-A x, and report every time-to-login and failure.
+# E2E_SMP sets --smp (default 2), E2E_APPEND the --append (default quiet).
+. /e2e/expect.sh
+n=${E2E_REPEAT:-10}
+smp=${E2E_SMP:-2}
+i=1
+while [ $i -le $n ]; do
+	vm_start rep$i --kernel /guest/Image --initrd /guest/initramfs.cpio.gz \
+		--disk /work/rootfs.ext4 --smp $smp --append "${E2E_APPEND-quiet}"
+	if expect "login prompt" '*login: ' 45; then
+		pass "rep$i: login: prompt $(since $vm_t0) s after the VMM started"
+	fi
+	printf '\001x' >&3 # Ctrl-A x
+	vm_stop 10
+	check "rep$i: exit status after Ctrl-A x" '^0$' "$vm_rc"
+	i=$((i + 1))
+done
+record "DONE"
