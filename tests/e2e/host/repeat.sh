@@ -11,6 +11,11 @@ while [ $i -le $n ]; do
 		--disk /work/rootfs.ext4 --smp $smp --append "${E2E_APPEND-quiet}"
 	if expect "login prompt" '*login: ' 45; then
 		pass "rep$i: login: prompt $(since $vm_t0) s after the VMM started"
+	elif kill -0 $vm_pid 2>/dev/null; then
+		# stalled: does a received byte (an RX interrupt) get the output going again?
+		send ''
+		expect "login prompt after a keypress" '*login: ' 15 &&
+			note "rep$i: output resumed after one received byte"
 	fi
 	printf '\001x' >&3 # Ctrl-A x
 	vm_stop 10
