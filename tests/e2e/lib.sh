@@ -23,7 +23,7 @@ phase_end() {
 phase_report() {
 	local i
 	for i in "${!phase_names[@]}"; do
-		printf 'e2e: phase %-28s %7.1f s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
+		printf 'e2e: phase %-34s %7.1f s\n' "${phase_names[$i]}" "${phase_secs[$i]}"
 	done
 }
 

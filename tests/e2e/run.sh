@@ -101,7 +101,7 @@ nfail=$(grep -c '^FAIL' "$out/results")
 say "------------------------------------------------------------"
 say "VMM: $E2E_VMM$([ "$E2E_VMM" = ignition ] && echo " ($IGNITION)"); guest: $kernel_pkg, $busybox_pkg"
 grep -E '^(PASS|FAIL)' "$out/results" | sed 's/^/e2e: /' >&2
-awk '$1 == "TIME" { printf "e2e: phase   %-28s %7.1f s\n", "in host: " $2, $3 }' "$out/results" >&2
+awk '$1 == "TIME" { printf "e2e: phase   %-32s %7.1f s\n", "in host: " $2, $3 }' "$out/results" >&2
 phase_report
 say "total $(printf '%.1f' "$(echo "$EPOCHREALTIME - $t_start" | bc)") s; host console: $host_log"
 say "guest consoles: $out/logs/boot*.console (VMM stderr: *.stderr); demo: $out/demo/"
