@@ -95,7 +95,7 @@ def main():
 
     # the VMM exiting or the host stopping before the prompt ends the wait at once
     stop = r"demo: VMM exit \d+|Kernel panic|reboot: Power down|e2e: error"
-    ok = step("login prompt", term.expect("login prompt", r"login: ", 600, stop))
+    ok = step("login prompt", term.expect("login prompt", r"login: ", 300, stop))
     if ok:
         print(f"demo-test: login prompt {time.monotonic() - term.t0:.1f} s after make demo started")
         term.send(b"root\r")

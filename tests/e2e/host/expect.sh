@@ -114,7 +114,7 @@ run() {
 
 # login: wait for the login prompt (reporting the time since the VMM started) and log in as root
 login() {
-	expect "login prompt" '*login: ' "${1:-300}" || return 1
+	expect "login prompt" '*login: ' "${1:-150}" || return 1
 	pass "$vm_name: login: prompt $(since $vm_t0) s after the VMM started"
 	send root
 	expect "shell prompt" '*ignition:/*# *' 60
