@@ -9,6 +9,7 @@
 #   E2E_CACHE, E2E_OUT      cache (.cache/e2e) and per-run output (build-e2e) folders
 #   E2E_TIMEOUT=S           hard limit for the emulated host (default 900)
 #   E2E_DEMO=0              skip the last phase, make demo driven through a pseudo-terminal
+#   E2E_SCENARIO=repeat.sh  another script of host/ instead of scenario.sh (E2E_REPEAT=N ...)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -39,8 +40,9 @@ phase_begin "emulated host ($E2E_VMM inside)"
 host_command
 echo "host: ${host_cmd[*]}" >"$host_log"
 export T0=$EPOCHREALTIME
-timeout -k 10 "$E2E_TIMEOUT" "${host_cmd[@]}" -display none -monitor none -serial stdio </dev/null 2>&1 | "$e2e/tsfilter.sh" |
-	tee -a "$host_log" | grep --line-buffered -E 'e2e: |Kernel panic|Oops|BUG' >&2
+timeout -k 10 "$E2E_TIMEOUT" "${host_cmd[@]}" -display none -monitor none -serial stdio \
+	</dev/null 2>&1 | "$e2e/tsfilter.sh" | tee -a "$host_log" |
+	grep --line-buffered -E 'e2e: |Kernel panic|Oops|BUG' >&2
 host_rc=${PIPESTATUS[0]}
 echo "host: qemu exit $host_rc" >>"$host_log"
 phase_end
@@ -99,7 +101,9 @@ fi
 npass=$(grep -c '^PASS' "$out/results")
 nfail=$(grep -c '^FAIL' "$out/results")
 say "------------------------------------------------------------"
-say "VMM: $E2E_VMM$([ "$E2E_VMM" = ignition ] && echo " ($IGNITION)"); guest: $kernel_pkg, $busybox_pkg"
+vmm=$E2E_VMM
+[ "$E2E_VMM" = ignition ] && vmm="ignition ($IGNITION)"
+say "VMM: $vmm; guest: $kernel_pkg, $busybox_pkg"
 grep -E '^(PASS|FAIL)' "$out/results" | sed 's/^/e2e: /' >&2
 awk '$1 == "TIME" { printf "e2e: phase   %-32s %7.1f s\n", "in host: " $2, $3 }' "$out/results" >&2
 phase_report

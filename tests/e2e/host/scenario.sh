@@ -7,7 +7,8 @@ G=/guest
 rootfs=/work/rootfs.ext4
 mounts="awk '\$2 == \"/\" { print \$1, \$3, \$4 }' /proc/mounts"
 # the per-CPU columns of the UART's and the virtio devices' lines of /proc/interrupts, summed
-irqsum='awk '"'"'NR == 1 { n = NF } /ttyS|serial|uart|pl011/ { for (i = 2; i <= n + 1; i++) u += $i }'
+irqsum='awk '"'"'NR == 1 { n = NF }'
+irqsum="$irqsum"' /ttyS|serial|uart|pl011/ { for (i = 2; i <= n + 1; i++) u += $i }'
 irqsum="$irqsum"' /virtio/ { for (i = 2; i <= n + 1; i++) v += $i }'
 irqsum="$irqsum"' END { print "uart=" u + 0, "virtio=" v + 0 }'"'"' /proc/interrupts'
 blob='dd if=/dev/urandom of=/root/e2e-blob bs=1M count=4 2>/dev/null && sync'
