@@ -79,6 +79,12 @@ struct hv_ops {
 	int (*vcpu_run)(struct hv_vcpu *vcpu, struct hv_exit *exit, struct errbuf *e);
 	void (*complete_mmio_read)(struct hv_vcpu *vcpu, uint64_t data);
 	void (*complete_call)(struct hv_vcpu *vcpu, uint64_t x0);
+	/*
+	 * Optional (NULL when unsupported): a 32-bit guest write of `value` to `addr` signals the
+	 * eventfd `fd` inside the hypervisor instead of exiting to the VMM (KVM ioeventfd).
+	 */
+	int (*add_notify_fd)(struct hv_vm *vm, uint64_t addr, uint32_t value, int fd,
+			     struct errbuf *e);
 	/* Absolute INTID (SPI n = 32 + n); level-sensitive. Any thread. */
 	void (*set_spi)(struct hv_vm *vm, uint32_t intid, bool level);
 	/* Makes vcpu_run return HV_EXIT_CANCELED soon, wherever the vCPU is. Any thread. */

@@ -375,6 +375,23 @@ static void kvm_complete_call(struct hv_vcpu *v, uint64_t x0)
 	/* PSCI is in the kernel: firmware calls never reach us. */
 }
 
+static int kvm_add_notify_fd(struct hv_vm *vm, uint64_t addr, uint32_t value, int fd,
+			     struct errbuf *e)
+{
+	struct kvm_ioeventfd io = {
+		.datamatch = value,
+		.addr = addr,
+		.len = 4,
+		.fd = fd,
+		.flags = KVM_IOEVENTFD_FLAG_DATAMATCH,
+	};
+
+	if (ioctl(vm->vm_fd, KVM_IOEVENTFD, &io) < 0)
+		return err_set(e, -errno, "KVM_IOEVENTFD at %#llx: %s", (unsigned long long)addr,
+			       strerror(errno));
+	return 0;
+}
+
 static void kvm_set_spi(struct hv_vm *vm, uint32_t intid, bool level)
 {
 	struct kvm_irq_level irq = {
@@ -422,6 +439,7 @@ const struct hv_ops hv_kvm_ops = {
 	.vcpu_run = kvm_vcpu_run,
 	.complete_mmio_read = kvm_complete_mmio_read,
 	.complete_call = kvm_complete_call,
+	.add_notify_fd = kvm_add_notify_fd,
 	.set_spi = kvm_set_spi,
 	.kick = kvm_kick,
 	.vcpu_destroy = kvm_vcpu_destroy,
