@@ -3,6 +3,7 @@
 
 #include "arch/aarch64/layout.h"
 #include "arch/aarch64/psci.h"
+#include "util/log.h"
 
 /* MPIDR_EL1 affinity fields Aff3 [39:32], Aff2..Aff0 [23:0]; the rest are flags. */
 #define MPIDR_AFFINITY_MASK 0xff00ffffffULL
@@ -41,8 +42,12 @@ static int psci_cpu_on(const struct psci_ctx *ctx, const struct psci_call *c)
 {
 	int index = psci_mpidr_to_index(ctx, c->x1);
 
-	if (index < 0)
+	if (index < 0) {
+		/* The seed's "secondary never online" diagnosis started from this line. */
+		pr_warn_once("PSCI CPU_ON for MPIDR %#llx ignored: no such vCPU (there are %u)",
+			     (unsigned long long)c->x1, ctx->nr_vcpus);
 		return PSCI_RET_INVALID_PARAMETERS;
+	}
 	if (!psci_entry_valid(ctx, c->x2))
 		return PSCI_RET_INVALID_ADDRESS;
 	if (!ctx->ops || !ctx->ops->cpu_state || !ctx->ops->cpu_on)
