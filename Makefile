@@ -7,6 +7,12 @@ BUILD_A64  ?= build-aarch64
 BUILD_FUZZ ?= build-fuzz
 DEPS       := scripts/deps.sh
 MESON_WERROR := --werror
+# On a Mac the demo runs build/ignition natively with HVF; elsewhere the static arm64 binary.
+ifeq ($(shell uname -s),Darwin)
+DEMO_BINARY := build
+else
+DEMO_BINARY := aarch64
+endif
 
 .PHONY: all build unit aarch64 e2e check demo bench bench-devices bench-smoke fuzz fuzz-smoke \
 	format clean help
@@ -64,7 +70,7 @@ fuzz:
 
 check: unit fuzz-smoke e2e
 
-demo: aarch64
+demo: $(DEMO_BINARY)
 	$(DEPS) e2e
 	scripts/demo.sh
 

@@ -72,6 +72,26 @@ cross_file() {
 	mv "$top/.deps/aarch64-linux.ini.new" "$top/.deps/aarch64-linux.ini"
 }
 
+# macOS: Homebrew instead of apt; only what a Mac can do (build, unit tests, the HVF demo).
+if [ "$(uname -s)" = Darwin ]; then
+	brew_build="meson ninja dtc pkg-config"
+	for group in "$@"; do
+		case $group in
+		build) want=$brew_build ;;
+		unit) want="$brew_build cmocka" ;;
+		e2e) want="" ;; # the demo's guest images are built on Debian (see docs/macos.md)
+		*) echo "deps.sh: '$group' needs a Debian machine (see docs/macos.md)" >&2; exit 2 ;;
+		esac
+		missing=
+		for p in $want; do brew list --formula "$p" >/dev/null 2>&1 || missing="$missing $p"; done
+		[ -z "$missing" ] && continue
+		command -v brew >/dev/null || { echo "deps.sh: install Homebrew, then: brew install$missing" >&2; exit 1; }
+		echo "deps.sh: brew install$missing" >&2
+		brew install $missing >&2
+	done
+	exit 0
+fi
+
 for group in "$@"; do
 	case $group in
 	build) need $pkgs_build ;;
