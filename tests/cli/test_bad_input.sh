@@ -4,6 +4,7 @@
 # Cases that need a machine built use --backend null, which validates everything a real boot
 # does and then powers off at the first vCPU entry (no hypervisor needed).
 set -u
+. "$(dirname "$0")/lib.sh"
 IGNITION=${IGNITION:?path to ignition}
 W=$(mktemp -d)
 # ignition's output goes elsewhere: W itself is what must stay unchanged
@@ -14,29 +15,8 @@ pass=0
 fail=0
 AS_USER=
 
-# An arm64 Image header: text_offset, image_size, flags (little-endian u64s), magic at 56.
-le64() {
-	v=$1
-	i=0
-	while [ $i -lt 8 ]; do
-		printf "\\$(printf %03o $((v & 255)))"
-		v=$((v >> 8))
-		i=$((i + 1))
-	done
-}
-image() { # image FILE IMAGE_SIZE FLAGS MAGIC [PAYLOAD_BYTES]
-	{
-		printf '\000\000\000\024\000\000\000\000' # b . ; nop-ish code0/code1
-		le64 0
-		le64 "$2"
-		le64 "$3"
-		le64 0
-		le64 0
-		le64 0
-		printf '%s' "$4"
-		printf '\000\000\000\000'
-		head -c "${5:-4032}" /dev/zero
-	} >"$1"
+image() { # image FILE IMAGE_SIZE FLAGS MAGIC
+	arm64_image "$1" "$2" "$3" "$4" /dev/zero 4032
 }
 
 image "$W/Image" 1048576 10 'ARMd'

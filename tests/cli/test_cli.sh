@@ -3,6 +3,7 @@
 # (validates kernel, initrd, disks, DTB, then powers off at the first vCPU entry), and
 # --dump-dtb decompiled with dtc.
 set -u
+. "$(dirname "$0")/lib.sh"
 IGNITION=${IGNITION:?path to ignition}
 DTC=${DTC:-dtc}
 W=$(mktemp -d)
@@ -20,26 +21,7 @@ check() { # check NAME CONDITION-STATUS [detail]
 	fi
 }
 
-le64() {
-	v=$1
-	i=0
-	while [ $i -lt 8 ]; do
-		printf "\\$(printf %03o $((v & 255)))"
-		v=$((v >> 8))
-		i=$((i + 1))
-	done
-}
-{
-	printf '\000\000\000\024\000\000\000\000'
-	le64 0
-	le64 4194304
-	le64 10
-	le64 0
-	le64 0
-	le64 0
-	printf 'ARMd\000\000\000\000'
-	head -c 65536 /dev/urandom
-} >"$W/Image"
+arm64_image "$W/Image" 4194304 10 ARMd /dev/urandom 65536
 gzip -c "$W/Image" >"$W/Image.gz"
 printf 'an initrd' >"$W/initrd"
 head -c 1048576 /dev/zero >"$W/root.img"
