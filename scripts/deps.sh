@@ -7,7 +7,7 @@
 #            libfdt-dev cannot be co-installed for two architectures)
 #   e2e      the emulated arm64 host (qemu-system-arm) and guest image tools
 #   fuzz     libFuzzer (clang + compiler-rt)
-#   bench    valgrind, hyperfine
+#   bench    valgrind, hyperfine, strace
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -16,7 +16,7 @@ pkgs_unit="$pkgs_build libcmocka-dev device-tree-compiler e2fsprogs"
 pkgs_aarch64="meson ninja-build gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu"
 pkgs_e2e="qemu-system-arm kmod cpio e2fsprogs gzip coreutils dpkg-dev bc device-tree-compiler python3"
 pkgs_fuzz="clang libclang-rt-14-dev"
-pkgs_bench="valgrind hyperfine"
+pkgs_bench="valgrind hyperfine strace"
 arm64_libs="libfdt-dev libfdt1 zlib1g-dev zlib1g libseccomp-dev libseccomp2"
 
 sudo_cmd() {

@@ -1,0 +1,99 @@
+#!/bin/sh
+# The benchmark scenario inside the emulated arm64 host (installed as /e2e/bench.sh and run by the
+# rig's /init). ignition and Debian's qemu boot the same kernel and bench initramfs with the same
+# vCPUs, RAM and command line, alternating; /bin/stamp times each run and samples memory. Every
+# figure goes to /work/logs/results for tests/bench/run.sh to read back.
+. /e2e/conf
+logs=/work/logs
+results=$logs/results
+mkdir -p $logs
+: >$results
+S=/bin/stamp
+B=/tmp/bench # under /tmp so that qemu, chrooted in /tools, sees the same paths
+K=/guest/Image
+I=$B/initramfs.cpio.gz
+MEM=${BENCH_MEM:-256}
+SMP=${BENCH_SMP:-1}
+DD4K=${BENCH_DD4K_MIB:-8}
+RAM=$((MEM * 1024 * 1024))
+# ignition's default command line (plus --append), with qemu's console in place of ours
+QEMU_CMDLINE="console=ttyAMA0 earlycon=pl011,0x9000000 reboot=k panic=1"
+
+mkdir -p $B
+cp /bench/initramfs.cpio.gz $I
+dd if=/dev/zero of=$B/disk.img bs=1M count=64 2>/dev/null
+
+note() { echo "bench: $*"; }
+
+# record TAG STAMP-LINE: the run's figures, and the guest's dd lines from its console
+record() {
+	echo "RUN $1 $2" >>$results
+	grep '^BENCH dd ' $B/$1.console | sed "s/^BENCH dd /DD $1 /" >>$results
+	case $2 in *status=0*) ;; *)
+		note "$1 failed: $2"
+		cp $B/$1.console $B/$1.stderr $logs/ 2>/dev/null
+		;;
+	esac
+}
+
+# ignition MODE TAG [stamp options] -- [ignition options]
+ignition() {
+	mode=$1 tag=$2
+	shift 2
+	opts=
+	while [ "$1" != -- ]; do opts="$opts $1"; shift; done
+	shift
+	r=$($S -m BENCH-READY $opts -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \
+		/bin/ignition --kernel $K --initrd $I --smp $SMP --mem $MEM --no-rng "$@" \
+		--append "quiet bench=$mode bench_dd4k=$DD4K")
+	record $tag "$r"
+}
+
+qemu() {
+	mode=$1 tag=$2
+	shift 2
+	opts=
+	while [ "$1" != -- ]; do opts="$opts $1"; shift; done
+	shift
+	r=$($S -m BENCH-READY $opts -c /tools -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \
+		/usr/bin/qemu-system-aarch64 -accel kvm -M virt,gic-version=3 -cpu host \
+		-smp $SMP -m $MEM -nic none -no-reboot -display none -monitor none \
+		-chardev stdio,id=c0,signal=off -serial chardev:c0 \
+		-kernel $K -initrd $I "$@" -append "$QEMU_CMDLINE quiet bench=$mode bench_dd4k=$DD4K")
+	record $tag "$r"
+}
+
+ign_disk="--disk $B/disk.img,ro"
+qemu_disk="-drive if=none,id=d0,format=raw,file=$B/disk.img,readonly=on
+	-device virtio-blk-device,drive=d0"
+
+# setup TAG: ignition with the null backend, start to exit: its set-up cost in this host
+setup() {
+	r=$($S -o $B/$1.console -e $B/$1.stderr -t 120 -- /bin/ignition --backend null \
+		--kernel $K --initrd $I --smp $SMP --mem $MEM --no-rng --append "quiet bench=boot")
+	record $1 "$r"
+}
+
+i=1
+while [ $i -le ${BENCH_RUNS:-5} ]; do
+	setup setup-ignition-$i
+	ignition boot boot-ignition-$i --
+	qemu boot boot-qemu-$i --
+	note "boot round $i done"
+	i=$((i + 1))
+done
+
+i=1
+while [ $i -le ${BENCH_DD_RUNS:-3} ]; do
+	ignition dd dd-ignition-$i -r $RAM -d $logs/dd-ignition-$i.smaps -p -- $ign_disk
+	qemu dd dd-qemu-$i -r $RAM -d $logs/dd-qemu-$i.smaps -p -- $qemu_disk
+	export IGNITION_NO_NOTIFY_FD=1
+	ignition dd dd-ignition-nonotify-$i -r $RAM -p -- $ign_disk
+	unset IGNITION_NO_NOTIFY_FD
+	note "disk round $i done"
+	i=$((i + 1))
+done
+cp $B/boot-ignition-1.console $B/boot-qemu-1.console $B/dd-ignition-1.console \
+	$B/dd-qemu-1.console $B/dd-ignition-1.stderr $B/dd-qemu-1.stderr $logs/ 2>/dev/null
+echo DONE >>$results
+sync

@@ -1,0 +1,77 @@
+#!/bin/bash
+# The rig half of make bench: boots the emulated arm64 host of tests/e2e (docs/rig.md) with
+# tests/bench/host-bench.sh as its scenario, ignition and Debian's arm64 qemu side by side inside
+# it, and leaves the figures in $BENCH_OUT/rig/results (see host-bench.sh for the lines).
+# Environment: IGNITION (static arm64 build), BENCH_RUNS, BENCH_DD_RUNS, BENCH_MEM, BENCH_SMP,
+# BENCH_DD4K_MIB (MiB read with bs=4k; 1M always reads 64),
+# BENCH_OUT (default build-bench-rig), E2E_CACHE, E2E_TIMEOUT (default 1500 s).
+set -uo pipefail
+bench=$(cd "$(dirname "$0")" && pwd)
+export E2E_OUT=${BENCH_OUT:-$bench/../../build-bench-rig}
+. "$bench/../e2e/lib.sh"
+IGNITION=${IGNITION:-$top/build-aarch64/ignition}
+[ -f "$IGNITION" ] || die "no $IGNITION: run make aarch64 first"
+
+"$e2e/build.sh" --qemu || die "building the rig's images failed"
+. "$cache/artifacts.env"
+rm -rf "$out/rig"
+mkdir -p "$out/rig"
+
+# The stopwatch, for the host and for the guest.
+aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$out/stamp" "$bench/stamp.c" ||
+	die "cannot build tests/bench/stamp.c"
+
+# The bench guest's initramfs: busybox, the stopwatch, virtio-blk's modules and /init.
+g=$out/guest
+rm -rf "$g"
+mkdir -p "$g"/{bin,dev,proc,lib/modules}
+cp "$cache/busybox/busybox" "$out/stamp" "$g/bin/"
+for m in virtio_mmio virtio_blk; do
+	cp "$(modinfo -b "$cache/kernel" -k "$kver" -n $m)" "$g/lib/modules/$m.ko" ||
+		die "no module $m in the guest kernel"
+done
+install -m 755 "$bench/guest-init" "$g/init"
+mknod -m 600 "$g/dev/console" c 5 1
+(cd "$g" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9 -n \
+	>"$out/bench-initramfs.cpio.gz"
+
+# The host's initramfs: the cached base (kernel, busybox, modules) plus this run's files.
+r=$out/run
+rm -rf "$r"
+mkdir -p "$r"/{e2e,bin,bench}
+install -m 755 "$e2e/host/init" "$r/init"
+install -m 755 "$bench/host-bench.sh" "$r/e2e/bench.sh"
+install -m 755 "$IGNITION" "$r/bin/ignition"
+install -m 755 "$out/stamp" "$r/bin/stamp"
+cp "$out/bench-initramfs.cpio.gz" "$r/bench/initramfs.cpio.gz"
+cat >"$r/e2e/conf" <<CONF
+E2E_VMM=qemu
+E2E_SCENARIO=bench.sh
+BENCH_RUNS=${BENCH_RUNS:-5}
+BENCH_DD_RUNS=${BENCH_DD_RUNS:-3}
+BENCH_MEM=${BENCH_MEM:-256}
+BENCH_SMP=${BENCH_SMP:-1}
+BENCH_DD4K_MIB=${BENCH_DD4K_MIB:-8}
+CONF
+(cd "$r" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$out/run.cpio.gz"
+cat "$host_base_cpio" "$out/run.cpio.gz" >"$out/host-initramfs.cpio"
+rm -rf "$r" "$g"
+mkdir -p "$out/work/logs"
+: >"$out/work.ext4"
+mke2fs -q -F -t ext4 -L work -E root_owner=0:0 -d "$out/work" "$out/work.ext4" 32M
+rmdir "$out/work/logs" "$out/work"
+
+E2E_VMM=qemu host_command
+log=$out/host-console.log
+echo "host: ${host_cmd[*]}" >"$log"
+say "emulated host: ignition and qemu alternating (console: $log)"
+export T0=$EPOCHREALTIME
+timeout -k 10 "${E2E_TIMEOUT:-1500}" "${host_cmd[@]}" -display none -monitor none -serial stdio \
+	</dev/null 2>&1 | "$e2e/tsfilter.sh" | tee -a "$log" |
+	grep --line-buffered -E 'bench: |e2e: host (ready|scenario)|Kernel panic|Oops|BUG' >&2
+rc=${PIPESTATUS[0]}
+echo "host: qemu exit $rc" >>"$log"
+debugfs -R "rdump /logs $out/rig" "$out/work.ext4" >/dev/null 2>&1
+[ -f "$out/rig/logs/results" ] || die "the host left no results (qemu exit $rc; see $log)"
+grep -qx DONE "$out/rig/logs/results" || die "the bench scenario did not finish (see $log)"
+cp "$out/rig/logs/results" "$out/rig/results"

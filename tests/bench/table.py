@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Renders make bench's one table from the figures of one run.
+
+Usage: table.py FIGURES RIG_RESULTS DEVICES_OUT
+
+FIGURES: key=value lines (setup.sh, exits.sh, and run.sh's own); RIG_RESULTS: the lines
+host-bench.sh left (RUN TAG k=v..., DD TAG k=v...); DEVICES_OUT: devices.sh's output.
+Medians are over the alternating runs of the same host boot; every ratio compares figures
+measured in this run only.
+"""
+import re
+import statistics
+import sys
+
+
+def kv(text):
+    return dict(re.findall(r"(\w+)=(\S+)", text))
+
+
+def load_figures(path):
+    out = {}
+    for line in open(path):
+        if "=" in line:
+            k, v = line.strip().split("=", 1)
+            out[k] = v
+    return out
+
+
+def load_rig(path):
+    runs, dds = {}, {}
+    for line in open(path):
+        parts = line.split(None, 2)
+        if len(parts) < 3:
+            continue
+        kind, tag, rest = parts
+        group = re.sub(r"-\d+$", "", tag)
+        if kind == "RUN":
+            runs.setdefault(group, []).append(kv(rest))
+        elif kind == "DD":
+            d = kv(rest)
+            dds.setdefault((group, d.get("bs")), []).append(d)
+    return runs, dds
+
+
+def load_devices(path):
+    rows = {}
+    for line in open(path):
+        m = re.match(r"^(.+?)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)$",
+                     line.strip())
+        if m:
+            rows[m.group(1)] = (float(m.group(3)), float(m.group(4)), float(m.group(5)))
+    return rows
+
+
+def ok_runs(runs):
+    return [r for r in runs if r.get("status") == "0"]
+
+
+def median_of(runs, key, scale=1.0):
+    vals = [float(r[key]) * scale for r in runs if key in r and float(r[key]) >= 0]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v, digits=2):
+    if v is None:
+        return "—"
+    if isinstance(v, str):
+        return v
+    if abs(v) >= 1000:
+        return f"{v:,.0f}"
+    return f"{v:.{digits}f}"
+
+
+class Table:
+    def __init__(self):
+        self.rows = []
+        self.goals = []
+
+    def add(self, what, ign, ref, ratio, goal, met, ref_name=""):
+        ref_cell = fmt(ref) + (f" ({ref_name})" if ref is not None and ref_name else "")
+        self.rows.append((what, fmt(ign), ref_cell, fmt(ratio), goal,
+                          "" if met is None else ("yes" if met else "**no**")))
+        if met is not None:
+            self.goals.append(met)
+
+    def render(self):
+        head = ("measure", "ignition", "reference", "ratio", "goal", "met")
+        lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for r in self.rows:
+            lines.append("| " + " | ".join(r) + " |")
+        return "\n".join(lines)
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+def boot_rows(t, runs, n):
+    ign, qemu = ok_runs(runs.get("boot-ignition", [])), ok_runs(runs.get("boot-qemu", []))
+    for key, label in (("marker_us", "marker"), ("exit_us", "exit")):
+        a, b = median_of(ign, key, 1e-6), median_of(qemu, key, 1e-6)
+        r = ratio(a, b)
+        t.add(f"1 boot: start → {label}, s (rig; median of {len(ign)}, {len(qemu)})",
+              a, b, r, "≤ 0.50", r is not None and r <= 0.5, "qemu")
+    setup = ok_runs(runs.get("setup-ignition", []))
+    if setup:
+        t.add("1 set-up in the rig: null backend, start → exit, s",
+              median_of(setup, "exit_us", 1e-6), None, None, "", None)
+
+
+def memory_rows(t, runs):
+    ign, qemu = ok_runs(runs.get("dd-ignition", [])), ok_runs(runs.get("dd-qemu", []))
+    a, b = median_of(ign, "other_rss_kib"), median_of(qemu, "other_rss_kib")
+    t.add("2 memory: RSS beyond guest RAM, KiB", a, b, ratio(a, b), "≤ 2048 KiB",
+          a is not None and a <= 2048, "qemu")
+    a, b = median_of(ign, "ram_rss_kib"), median_of(qemu, "ram_rss_kib")
+    t.add("2 memory: guest RAM resident, KiB", a, b, ratio(a, b), "", None, "qemu")
+
+
+def setup_rows(t, f):
+    instr = float(f["setup_instr"]) if "setup_instr" in f else None
+    t.add("3 set-up: instructions, main → first vCPU entry", instr, None,
+          None, "≤ 2,000,000", instr is not None and instr <= 2e6)
+    rd, mp = int(f.get("kernel_read_bytes", 0)), int(f.get("kernel_mapped_bytes", 0))
+    t.add("3 set-up: kernel bytes read (copied) / mapped", f"{rd:,} / {mp:,}", None, None,
+          "mapped", mp > 0 and rd < 65536)
+    t.add("3 set-up: whole null-backend run on x86, ms",
+          float(f["setup_wall_ms"]) if "setup_wall_ms" in f else None, None, None, "", None)
+
+
+def disk_rows(t, devices, dds):
+    for name in ("4 KiB random read", "1 MiB sequential read", "1 MiB sequential write"):
+        if name in devices:
+            raw, vio, r = devices[name]
+            t.add(f"4 disk model: {name}, MB/s", vio, raw, r, "≥ 0.90", r >= 0.9, "raw")
+    for bs in ("1M", "4k"):
+        speeds = {}
+        for who in ("dd-ignition", "dd-qemu", "dd-ignition-nonotify"):
+            runs = [d for d in dds.get((who, bs), []) if d.get("status") == "0"]
+            vals = [int(d["bytes"]) / float(d["elapsed_us"]) for d in runs]
+            speeds[who] = statistics.median(vals) if vals else None
+        a, b = speeds["dd-ignition"], speeds["dd-qemu"]
+        t.add(f"4 disk (rig): guest dd bs={bs} iflag=direct, MB/s", a, b,
+              ratio(a, b), "≥ 1.00", ratio(a, b) is not None and ratio(a, b) >= 1.0, "qemu")
+        c = speeds["dd-ignition-nonotify"]
+        t.add(f"4 disk (rig): dd bs={bs}, ignition with ioeventfd vs without", a, c,
+              ratio(a, c), "", None, "no ioeventfd")
+
+
+def exit_rows(t, f, devices_text):
+    kinds = (("exit_uart_lsr", "UART LSR read"),
+             ("exit_virtio_isr", "virtio InterruptStatus read"),
+             ("exit_uart_thr", "UART THR write + console"))
+    for key, label in kinds:
+        v = float(f[key]) if key in f else None
+        t.add(f"5 exits: instructions per exit, run loop: {label}", v,
+              None, None, "≤ 500", v is not None and v <= 500)
+    pat = r"^\s+(UART THR write|virtio-mmio InterruptStatus read) \((.*?)\)\s+([\d.]+)$"
+    for m in re.finditer(pat, devices_text, re.M):
+        v = float(m.group(3))
+        t.add(f"5 exits: instructions per bus access only: {m.group(1)}", v, None,
+              None, "≤ 500", v <= 500)
+
+
+def main():
+    f = load_figures(sys.argv[1])
+    runs, dds = load_rig(sys.argv[2])
+    devices = load_devices(sys.argv[3])
+    t = Table()
+    boot_rows(t, runs, f)
+    memory_rows(t, runs)
+    setup_rows(t, f)
+    disk_rows(t, devices, dds)
+    exit_rows(t, f, open(sys.argv[3]).read())
+    print(t.render())
+    met = sum(1 for g in t.goals if g)
+    print(f"\ngoals met: {met} of {len(t.goals)}")
+
+
+if __name__ == "__main__":
+    main()
