@@ -102,10 +102,17 @@ def boot_rows(t, runs, n):
         r = ratio(a, b)
         t.add(f"1 boot: start → {label}, s (rig; median of {len(ign)}, {len(qemu)})",
               a, b, r, "≤ 0.50", r is not None and r <= 0.5, "qemu")
+    mapped = ok_runs(runs.get("boot-ignition-map", []))
+    if mapped:
+        a, c = median_of(mapped, "marker_us", 1e-6), median_of(ign, "marker_us", 1e-6)
+        t.add("1 boot: start → marker, s, kernel mapped (IGNITION_KERNEL_MAP=1) vs copied", a, c,
+              ratio(a, c), "", None, "copied")
     setup = ok_runs(runs.get("setup-ignition", []))
+    setup_map = ok_runs(runs.get("setup-ignition-map", []))
     if setup:
-        t.add("1 set-up in the rig: null backend, start → exit, s",
-              median_of(setup, "exit_us", 1e-6), None, None, "", None)
+        a, c = median_of(setup_map, "exit_us", 1e-6), median_of(setup, "exit_us", 1e-6)
+        t.add("1 set-up in the rig, null backend start → exit, s, kernel mapped vs copied", a, c,
+              ratio(a, c), "", None, "copied")
 
 
 def memory_rows(t, runs):
@@ -117,15 +124,22 @@ def memory_rows(t, runs):
     t.add("2 memory: guest RAM resident, KiB", a, b, ratio(a, b), "", None, "qemu")
 
 
-def setup_rows(t, f):
+def setup_rows(t, f, runs):
     instr = float(f["setup_instr"]) if "setup_instr" in f else None
     t.add("3 set-up: instructions, main → first vCPU entry", instr, None,
           None, "≤ 2,000,000", instr is not None and instr <= 2e6)
+    # The goal asks for the kernel mapped, or a copy shown to be as fast: the rig's boot rows
+    # with the kernel mapped and copied are that measurement.
     rd, mp = int(f.get("kernel_read_bytes", 0)), int(f.get("kernel_mapped_bytes", 0))
+    copied = median_of(ok_runs(runs.get("boot-ignition", [])), "marker_us")
+    mapped = median_of(ok_runs(runs.get("boot-ignition-map", [])), "marker_us")
+    copy_faster = copied is not None and mapped is not None and copied <= mapped
     t.add("3 set-up: kernel bytes read (copied) / mapped", f"{rd:,} / {mp:,}", None, None,
-          "mapped", mp > 0 and rd < 65536)
-    t.add("3 set-up: whole null-backend run on x86, ms",
-          float(f["setup_wall_ms"]) if "setup_wall_ms" in f else None, None, None, "", None)
+          "mapped, or a copy that boots as fast (row 1)", (mp > 0 and rd < 65536) or copy_faster)
+    a = float(f["setup_wall_ms"]) if "setup_wall_ms" in f else None
+    m = float(f["setup_wall_map_ms"]) if "setup_wall_map_ms" in f else None
+    t.add("3 set-up: whole null-backend run on x86, ms (ref: kernel mapped)", a, m, ratio(a, m),
+          "", None, "mapped")
 
 
 def disk_rows(t, devices, dds):
@@ -169,7 +183,7 @@ def main():
     t = Table()
     boot_rows(t, runs, f)
     memory_rows(t, runs)
-    setup_rows(t, f)
+    setup_rows(t, f, runs)
     disk_rows(t, devices, dds)
     exit_rows(t, f, open(sys.argv[3]).read())
     print(t.render())

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -255,12 +256,35 @@ static int kernel_read_gzip(int fd, uint64_t size, const char *path, const struc
 	return ret;
 }
 
-/* An uncompressed Image is read straight into guest RAM, never staged in a buffer. */
+/*
+ * Puts the file's pages over guest RAM at dst: MAP_PRIVATE, so the guest's writes (relocations,
+ * .data) stay its own, and MAP_FIXED, replacing the anonymous RAM there. The last page reads as
+ * zeros past the end of the file, and BSS beyond that page is still the anonymous RAM. Nothing is
+ * read now: the guest faults in the pages it touches, straight from the page cache.
+ */
+static int kernel_mmap(int fd, uint8_t *dst, uint64_t len)
+{
+	if (mmap(dst, (size_t)len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, 0) !=
+	    MAP_FAILED)
+		return 0;
+	/* A failed MAP_FIXED may have unmapped the range: make it RAM again before copying there. */
+	if (mmap(dst, (size_t)len, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_FIXED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0) == MAP_FAILED)
+		return -errno;
+	return 1;
+}
+
+/*
+ * An uncompressed Image is mapped when the caller allows it (page != 0) and the load address is
+ * page aligned in this process; otherwise it is read straight into guest RAM, never staged.
+ */
 static int kernel_read_image(int fd, uint64_t size, const uint8_t *head, size_t head_len,
 			     const char *path, const struct guest_ram *ram, uint64_t limit,
-			     struct kernel_image *k, struct errbuf *e)
+			     uint64_t page, struct kernel_image *k, struct errbuf *e)
 {
 	struct arm64_image_header hdr;
+	uint8_t *dst;
+	uint64_t len;
 	int ret;
 
 	ret = arm64_image_parse(head, head_len, path, &hdr, e);
@@ -268,14 +292,26 @@ static int kernel_read_image(int fd, uint64_t size, const uint8_t *head, size_t 
 		ret = kernel_place(&hdr, size, path, ram, limit, k, e);
 	if (ret)
 		return ret;
-	ret = file_pread_full(fd, ram_host(ram, k->entry), (size_t)size, 0);
+	dst = ram_host(ram, k->entry);
+	len = page ? align_up(size, page) : 0;
+	if (page && !((uintptr_t)dst % page) && len <= ram->size - (k->entry - ram->gpa)) {
+		ret = kernel_mmap(fd, dst, len);
+		if (ret < 0)
+			return err_set(e, ret, "%s: guest RAM lost while mapping the kernel: %s",
+				       path, strerror(-ret));
+		if (ret == 0) {
+			k->mapped_bytes = len;
+			return 0;
+		}
+	}
+	ret = file_pread_full(fd, dst, (size_t)size, 0);
 	if (ret)
 		return read_error(e, path, ret);
 	return 0;
 }
 
-int kernel_load(const char *path, const struct guest_ram *ram, uint64_t limit,
-		struct kernel_image *k, struct errbuf *e)
+static int kernel_open_load(const char *path, const struct guest_ram *ram, uint64_t limit,
+			    uint64_t page, struct kernel_image *k, struct errbuf *e)
 {
 	uint8_t head[ARM64_IMAGE_HEADER_SIZE];
 	size_t head_len;
@@ -292,9 +328,24 @@ int kernel_load(const char *path, const struct guest_ram *ram, uint64_t limit,
 	else if (is_gzip(head, head_len))
 		ret = kernel_read_gzip(fd, size, path, ram, limit, k, e);
 	else
-		ret = kernel_read_image(fd, size, head, head_len, path, ram, limit, k, e);
+		ret = kernel_read_image(fd, size, head, head_len, path, ram, limit, page, k, e);
 	close(fd);
 	return ret;
+}
+
+int kernel_load(const char *path, const struct guest_ram *ram, uint64_t limit,
+		struct kernel_image *k, struct errbuf *e)
+{
+	return kernel_open_load(path, ram, limit, 0, k, e);
+}
+
+int kernel_load_mapped(const char *path, const struct guest_ram *ram, uint64_t limit,
+		       uint64_t page_size, struct kernel_image *k, struct errbuf *e)
+{
+	if (!is_power_of_2(page_size))
+		return err_set(e, -EINVAL, "page size %#llx is not a power of two",
+			       (unsigned long long)page_size);
+	return kernel_open_load(path, ram, limit, page_size, k, e);
 }
 
 int initrd_size(const char *path, uint64_t *size, struct errbuf *e)

@@ -34,10 +34,11 @@ struct guest_ram {
 };
 
 struct kernel_image {
-	uint64_t entry;       /* guest physical load address = entry point */
-	uint64_t file_bytes;  /* bytes placed in RAM (decompressed size for Image.gz) */
-	uint64_t image_size;  /* footprint including BSS, from the header (>= file_bytes) */
+	uint64_t entry;        /* guest physical load address = entry point */
+	uint64_t file_bytes;   /* bytes placed in RAM (decompressed size for Image.gz) */
+	uint64_t image_size;   /* footprint including BSS, from the header (>= file_bytes) */
 	uint64_t text_offset;
+	uint64_t mapped_bytes; /* of the file mapped rather than copied (kernel_load_mapped) */
 	bool gzip;
 };
 
@@ -48,6 +49,19 @@ struct kernel_image {
  */
 int kernel_load(const char *path, const struct guest_ram *ram, uint64_t limit,
 		struct kernel_image *k, struct errbuf *e);
+
+/*
+ * Same, but an uncompressed Image whose load address is page_size aligned in this process is
+ * mapped from the file (MAP_PRIVATE | MAP_FIXED) instead of copied: set-up reads nothing, the
+ * guest faults in what it touches from the page cache, and VMs booting one file share its clean
+ * pages, at the price of a fault per page the guest touches (see vm.c for what that measured).
+ * ram must be a private anonymous mapping the caller owns (the kernel's pages of it are
+ * replaced; munmap of the whole RAM removes them). Image.gz, and anything mmap refuses, is copied.
+ * The file must not be modified in place while the VM runs (replace it by renaming, as package
+ * managers and install(1) do): its pages are the guest kernel's until the guest writes them.
+ */
+int kernel_load_mapped(const char *path, const struct guest_ram *ram, uint64_t limit,
+		       uint64_t page_size, struct kernel_image *k, struct errbuf *e);
 
 /* Same, from a buffer already in memory (the fuzzer's entry point; kernel_load uses it for .gz). */
 int kernel_load_buf(const uint8_t *buf, size_t len, const char *name, const struct guest_ram *ram,

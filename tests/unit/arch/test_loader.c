@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -35,6 +36,7 @@ struct fixture {
 	char path[128];
 	unsigned warnings;
 	char last_warning[1024];
+	bool ram_mapped; /* RAM from mmap, as the VMM has it (kernel_load_mapped needs that) */
 };
 
 static void log_record(enum log_level level, const char *line, void *opaque)
@@ -66,6 +68,22 @@ static int setup(void **state)
 	return 0;
 }
 
+/* RAM as vm.c makes it: private, anonymous, page aligned. */
+static int setup_mapped(void **state)
+{
+	struct fixture *f;
+	void *p = mmap(NULL, RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED || setup(state))
+		return -1;
+	f = *state;
+	free(f->ram.host);
+	f->ram.host = p;
+	f->ram_mapped = true;
+	memset(f->ram.host, SENTINEL, RAM_SIZE);
+	return 0;
+}
+
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
@@ -73,7 +91,10 @@ static int teardown(void **state)
 	log_set_hook(NULL, NULL);
 	unlink(f->path);
 	rmdir(f->dir);
-	free(f->ram.host);
+	if (f->ram_mapped)
+		munmap(f->ram.host, RAM_SIZE);
+	else
+		free(f->ram.host);
 	free(f);
 	return 0;
 }
@@ -521,6 +542,104 @@ static void test_initrd_bad_files(void **state)
 	assert_string_equal(e.msg, "/nonexistent/initrd.img: No such file or directory");
 }
 
+static uint64_t page_size(void)
+{
+	return (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/*
+ * The file's pages replace RAM at the load address: the guest sees the file, zeros after its end
+ * up to the page boundary, and untouched RAM beyond (BSS) and before; its writes never reach the
+ * file.
+ */
+static void test_mapped_image(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t page = page_size();
+	size_t len = 3 * page + 100, map_len = 4 * page;
+	uint8_t *img = image_make(len, 0x200000, MiB(1), DEBIAN_FLAGS);
+	uint8_t back[64];
+	struct kernel_image k;
+	struct errbuf e;
+	FILE *fp;
+
+	file_write(f->path, img, len);
+	assert_int_equal(kernel_load_mapped(f->path, &f->ram, ram_end(f), page, &k, &e), 0);
+	assert_int_equal(k.entry, RAM_BASE + 0x200000);
+	assert_int_equal(k.file_bytes, len);
+	assert_int_equal(k.mapped_bytes, map_len);
+	assert_false(k.gzip);
+	assert_memory_equal(ram_at(f, k.entry), img, len);
+	assert_true(ram_is(f, k.entry + len, 0, map_len - len));
+	assert_true(ram_is(f, k.entry + map_len, SENTINEL, MiB(1) - map_len));
+	assert_true(ram_is(f, RAM_BASE, SENTINEL, 0x200000));
+
+	/* Private: the guest's writes (relocations, .data) stay in RAM. */
+	memset(ram_at(f, k.entry), 0x5a, 64);
+	fp = fopen(f->path, "rb");
+	assert_non_null(fp);
+	assert_int_equal(fread(back, 1, sizeof(back), fp), sizeof(back));
+	fclose(fp);
+	assert_memory_equal(back, img, sizeof(back));
+	assert_true(ram_is(f, k.entry, 0x5a, 64));
+	free(img);
+}
+
+/* What cannot be mapped is copied: Image.gz, and a load address off the page grid. */
+static void test_mapped_fallbacks(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t page = page_size();
+	size_t len = 2 * page + 1, zlen;
+	uint8_t *img = image_make(len, 0x200000, MiB(1), DEBIAN_FLAGS);
+	uint8_t *gz = gzip_make(img, len, &zlen);
+	struct kernel_image k;
+	struct errbuf e;
+
+	file_write(f->path, gz, zlen);
+	assert_int_equal(kernel_load_mapped(f->path, &f->ram, ram_end(f), page, &k, &e), 0);
+	assert_true(k.gzip);
+	assert_int_equal(k.mapped_bytes, 0);
+	assert_memory_equal(ram_at(f, k.entry), img, len);
+
+	put64(img + 8, 0x200000 + page / 2);
+	file_write(f->path, img, len);
+	assert_int_equal(kernel_load_mapped(f->path, &f->ram, ram_end(f), page, &k, &e), 0);
+	assert_int_equal(k.mapped_bytes, 0);
+	assert_int_equal(k.entry, RAM_BASE + 0x200000 + page / 2);
+	assert_memory_equal(ram_at(f, k.entry), img, len);
+
+	/* Hypervisor pages larger than the host's (HVF's 16 KiB on 4 KiB hosts) are honoured. */
+	put64(img + 8, 0x200000 + page);
+	file_write(f->path, img, len);
+	assert_int_equal(kernel_load_mapped(f->path, &f->ram, ram_end(f), 2 * page, &k, &e), 0);
+	assert_int_equal(k.mapped_bytes, 0);
+	assert_memory_equal(ram_at(f, k.entry), img, len);
+
+	assert_int_equal(kernel_load_mapped(f->path, &f->ram, ram_end(f), 3 * page, &k, &e),
+			 -EINVAL);
+	free(gz);
+	free(img);
+}
+
+/* The checks of kernel_load apply unchanged: nothing is mapped for a kernel that does not fit. */
+static void test_mapped_too_large(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t page = page_size();
+	size_t len = 8 * page;
+	uint8_t *img = image_make(len, 0, MiB(8), DEBIAN_FLAGS);
+	struct kernel_image k = { 0 };
+	struct errbuf e;
+
+	file_write(f->path, img, len);
+	assert_int_equal(kernel_load_mapped(f->path, &f->ram, RAM_BASE + MiB(4), page, &k, &e),
+			 -E2BIG);
+	assert_int_equal(k.mapped_bytes, 0);
+	assert_true(ram_is(f, RAM_BASE, SENTINEL, MiB(8)));
+	free(img);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -540,6 +659,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_gzip_bounded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initrd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_initrd_bad_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mapped_image, setup_mapped, teardown),
+		cmocka_unit_test_setup_teardown(test_mapped_fallbacks, setup_mapped, teardown),
+		cmocka_unit_test_setup_teardown(test_mapped_too_large, setup_mapped, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
