@@ -1,0 +1,358 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""Writes the seed corpora under tests/fuzz/corpus/<target>/ (committed; run again after changing
+an input format). Each seed is a well-formed case in the target's input format (see the comment at
+the top of each fuzz_<target>.c): what a Linux guest, a real kernel file or the VMM's own options
+produce, plus a few broken ones for the error paths."""
+import gzip
+import os
+import shutil
+import struct
+import sys
+
+TOP = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'corpus')
+RAM = 0x40000000
+
+
+def u8(v): return struct.pack('<B', v & 0xff)
+def u16(v): return struct.pack('<H', v & 0xffff)
+def u32(v): return struct.pack('<I', v & 0xffffffff)
+def u64(v): return struct.pack('<Q', v & 0xffffffffffffffff)
+
+
+def desc(addr, length, flags=0, nxt=0):
+    return u64(addr) + u32(length) + u16(flags) + u16(nxt)
+
+
+F_NEXT, F_WRITE, F_INDIRECT = 1, 2, 4
+
+
+def write(target, name, data):
+    d = os.path.join(TOP, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), 'wb') as f:
+        f.write(data)
+
+
+# ---- virtq: config, then ops (0 patch, 1 pop, 2 publish, 3 push, 4 restart, 5 drain) ----
+
+def vq_config(num_log2, flags, desc_off, avail_off, used_off):
+    return u8(num_log2) + u8(flags) + u32(desc_off) + u32(avail_off) + u32(used_off)
+
+
+def patch(off, data):
+    out = b''
+    while data:
+        chunk, data = data[:255], data[255:]
+        out += u8(0) + u16(off) + u8(len(chunk)) + chunk
+        off += len(chunk)
+    return out
+
+
+def avail(idx, heads, avail_off=0x1000):
+    return patch(avail_off, u16(0) + u16(idx) + b''.join(u16(h) for h in heads))
+
+
+def gen_virtq():
+    chain = desc(RAM + 0x8000, 16, F_NEXT, 1) + desc(RAM + 0x9000, 512, F_NEXT | F_WRITE, 2) + \
+        desc(RAM + 0x9200, 1, F_WRITE)
+    base = vq_config(3, 0, 0, 0x1000, 0x2000)
+    write('virtq', 'chain3-drain', base + patch(0, chain) + avail(1, [0]) + u8(5))
+    write('virtq', 'chain3-pop-push-publish',
+          base + patch(0, chain) + avail(1, [0]) + u8(1) + u8(3) + u32(513) + u8(2))
+    table = desc(RAM + 0x8000, 16, F_NEXT, 1) + desc(RAM + 0x9000, 4096, F_NEXT | F_WRITE, 2) + \
+        desc(RAM + 0xa000, 1, F_WRITE)
+    ind = vq_config(4, 3, 0, 0x1000, 0x2000)
+    write('virtq', 'indirect-event-idx',
+          ind + patch(0, desc(RAM + 0xb000, 48, F_INDIRECT)) + patch(0xb000, table) +
+          avail(1, [0]) + u8(1) + u8(3) + u32(4097) + u8(2) + u8(5))
+    many = b''.join(desc(RAM + 0x8000 + 0x100 * i, 0x100, F_WRITE) for i in range(8))
+    write('virtq', 'eight-heads', base + patch(0, many) +
+          avail(8, range(8)) + u8(5) + avail(12, [0, 1, 2, 3, 4, 5, 6, 7]) + u8(5))
+    write('virtq', 'loop', base + patch(0, desc(RAM + 0x8000, 8, F_NEXT, 0)) + avail(1, [0]) + u8(5))
+    write('virtq', 'outside-ram',
+          base + patch(0, desc(RAM + 0xfff0, 0x20, F_WRITE)) + avail(1, [0]) + u8(5))
+    write('virtq', 'restart', base + patch(0, chain) + avail(1, [0]) + u8(1) + u8(4) +
+          vq_config(2, 1, 0x4000, 0x4100, 0x4200) + u8(5))
+
+
+# ---- virtio-blk: header, then ops (0 patch, 1 request, 2 notify, 3 ack, 4 restart, 5 reg) ----
+
+T_IN, T_OUT, T_FLUSH, T_GET_ID, T_DISCARD, T_WZ = range(6)  # selectors of fz_blk_request
+
+
+def blk_header(flags=0x06, num_log2=3, d=0, a=0x1000, u=0x2000):
+    return u8(flags) + u8(num_log2) + u16(d) + u16(a) + u16(u)
+
+
+def request(type_sel, sector, nseg=0, shape=0, len_sel=0, payloads=(), rflags=0, raw_type=0):
+    out = u8(1) + u8(rflags) + u8(type_sel) + u8(shape | nseg) + u8(len_sel)
+    if type_sel >= 6:
+        out += u32(raw_type)
+    out += u32(sector)
+    for k in range(nseg):
+        p = payloads[k] if k < len(payloads) else b''
+        seg_len = 512 << (len_sel & 3) if not len_sel & 4 else 16
+        out += p[:min(seg_len, 16)].ljust(min(seg_len, 16), b'\0')
+    return out
+
+
+def dwz(sector, nr, flags=0):
+    return u64(sector) + u32(nr) + u32(flags)
+
+
+def gen_blk():
+    h = blk_header()
+    write('virtio_blk', 'write-read-flush-id',
+          h + request(T_OUT, 0, 1, payloads=[b'ignition fuzz!!!']) + request(T_IN, 0, 1) +
+          request(T_FLUSH, 0) + request(T_GET_ID, 0, 1) + u8(3))
+    write('virtio_blk', 'multi-segment-indirect',
+          h + request(T_OUT, 8, 4, len_sel=1, rflags=1) + request(T_IN, 8, 4, len_sel=1, rflags=1) +
+          u8(3))
+    write('virtio_blk', 'split-header-two-byte-status',
+          h + request(T_IN, 3, 2, shape=0x90) + request(T_OUT, 120, 3, shape=0x10))
+    write('virtio_blk', 'discard-write-zeroes',
+          h + request(T_DISCARD, 0, 1, len_sel=4, payloads=[dwz(0, 8)]) +
+          request(T_WZ, 0, 1, len_sel=4, payloads=[dwz(8, 8, 1)]) +
+          request(T_WZ, 0, 2, len_sel=4, payloads=[dwz(16, 8), dwz(120, 8)]))
+    write('virtio_blk', 'readonly-write',
+          blk_header(flags=0x07) + request(T_OUT, 0, 1) + request(T_IN, 0, 1) +
+          request(T_DISCARD, 0, 1, len_sel=4, payloads=[dwz(0, 1)]))
+    write('virtio_blk', 'out-of-range',
+          h + request(T_IN, 127, 2) + request(T_OUT, 0xffffffff, 1) + request(7, 0, raw_type=0x99))
+    write('virtio_blk', 'batch-no-notify-then-kick',
+          blk_header(num_log2=6, a=0x400, u=0x800) +
+          b''.join(request(T_IN, i, 1, rflags=2) for i in range(6)) + u8(2) + u8(0) + u8(3))
+    bad = patch(0, desc(RAM + 0x8000, 16, F_NEXT, 1) + desc(0x1000, 512, F_WRITE | F_NEXT, 2) +
+                desc(RAM + 0x9000, 1, F_WRITE)) + avail(1, [0])
+    write('virtio_blk', 'descriptor-outside-ram', h + bad + u8(2) + u8(0) + u8(3) + u8(4) +
+          request(T_IN, 0, 1))
+    write('virtio_blk', 'big-queue-event-idx',
+          blk_header(flags=0x02, num_log2=8, d=0, a=0x1000, u=0x1400) +
+          b''.join(request(T_OUT, 2 * i, 2, len_sel=0) for i in range(20)) + u8(3))
+
+
+# ---- virtio-mmio: device, then ops (0 write32, 1 read32, 2 access, 3 patch, 4 ack) ----
+
+def w(off, val): return u8(0) + u8(off // 4) + u32(val)
+def r(off): return u8(1) + u8(off // 4)
+def acc(off, width, is_write, val=0): return u8(2) + u16(off) + u8(width) + u8(is_write) + u64(val)
+
+
+def mmio_patch(off, data): return u8(3) + u16(off) + u8(len(data)) + data
+
+
+def linux_probe(features_lo, features_hi, num=8):
+    s = r(0x000) + r(0x004) + r(0x008) + r(0x00c)
+    s += w(0x070, 0) + w(0x070, 1) + w(0x070, 3)
+    s += w(0x014, 1) + r(0x010) + w(0x014, 0) + r(0x010)
+    s += w(0x024, 1) + w(0x020, features_hi) + w(0x024, 0) + w(0x020, features_lo)
+    s += w(0x070, 0xb) + r(0x070)
+    s += w(0x030, 0) + r(0x044) + r(0x034) + w(0x038, num)
+    s += w(0x080, RAM) + w(0x084, 0) + w(0x090, RAM + 0x1000) + w(0x094, 0)
+    s += w(0x0a0, RAM + 0x2000) + w(0x0a4, 0) + w(0x044, 1) + r(0x044)
+    s += w(0x070, 0xf) + r(0x070)
+    return s
+
+
+def gen_mmio():
+    rng_req = mmio_patch(0, desc(RAM + 0x8000, 64, F_WRITE)) + \
+        mmio_patch(0x1000, u16(0) + u16(1) + u16(0))
+    write('virtio_mmio', 'rng-linux-init-request',
+          u8(0) + linux_probe(0, 1) + rng_req + w(0x050, 0) + r(0x060) + u8(4) + r(0x0fc))
+    write('virtio_mmio', 'rng-event-idx-indirect',
+          u8(0) + linux_probe((1 << 28) | (1 << 29), 1) + rng_req + w(0x050, 0) + u8(4))
+    blk_req = mmio_patch(0, desc(RAM + 0x8000, 16, F_NEXT, 1) + desc(RAM + 0x9000, 512,
+                                                                     F_NEXT | F_WRITE, 2) +
+                         desc(RAM + 0x9200, 1, F_WRITE)) + \
+        mmio_patch(0x8000, u32(0) + u32(0) + u64(1)) + mmio_patch(0x1000, u16(0) + u16(1) + u16(0))
+    cfg = acc(0x100, 4, 0) + acc(0x104, 4, 0) + acc(0x100, 8, 0) + acc(0x114, 4, 0) + \
+        acc(0x122, 2, 0) + acc(0x100, 1, 1, 5)
+    write('virtio_mmio', 'blk-config-and-read',
+          u8(1) + r(0x000) + cfg + linux_probe(1 << 9, 1) + blk_req + w(0x050, 0) + u8(4))
+    write('virtio_mmio', 'odd-widths-and-offsets',
+          u8(0) + acc(0x000, 1, 0) + acc(0x002, 2, 0) + acc(0x070, 8, 1, 1) + acc(0x071, 4, 1, 1) +
+          acc(0x1fe, 4, 0) + acc(0x200, 4, 0) + acc(0x070, 3, 1, 7) + acc(0x0fc, 4, 0))
+    write('virtio_mmio', 'out-of-order',
+          u8(0) + w(0x070, 0xf) + w(0x044, 1) + w(0x038, 3) + w(0x030, 5) + r(0x034) +
+          w(0x070, 1) + w(0x070, 0xb) + w(0x044, 1) + w(0x070, 0) + w(0x064, 0xffffffff))
+
+
+# ---- serial: ops (0 write, 1 read, 2 receive, 3 tx ready, 4 budget, 5 access) ----
+
+def sw(reg, val): return u8(0) + u8(reg) + u8(val)
+def sr(reg): return u8(1) + u8(reg)
+def srx(data): return u8(2) + u8(len(data)) + data
+
+
+def gen_serial():
+    init = sw(3, 0x80) + sw(0, 1) + sw(1, 0) + sw(3, 0x03) + sw(2, 0x07) + sw(2, 0xc1) + \
+        sw(4, 0x0b) + sw(1, 0x0f) + sr(2) + sr(5) + sr(6)
+    write('serial', 'linux-init-hello',
+          init + b''.join(sw(0, c) for c in b'Hello\n') + sr(5) + sr(2) + srx(b'ls\n') + sr(2) +
+          sr(5) + sr(0) + sr(0) + sr(0) + sr(5))
+    loop = sw(4, 0x1f) + sw(0, 0x55) + sr(5) + sr(0) + sr(6) + sw(4, 0x0b) + sr(6)
+    write('serial', 'loopback', init + loop)
+    busy = u8(4) + u8(3) + b''.join(sw(0, 0x41 + i) for i in range(20)) + sr(5) + sr(2) + u8(4) + \
+        u8(255) + u8(3) + sr(2) + sr(5)
+    write('serial', 'busy-host', init + busy)
+    write('serial', 'rx-overrun', sw(2, 0x01) + sw(1, 0x05) + srx(bytes(range(20))) + sr(5) +
+          sr(2) + sw(2, 0x00) + srx(b'ab') + sr(0) + sr(5))
+    write('serial', 'odd-accesses', u8(5) + u16(8) + u8(1) + u8(1) + u8(0) + u8(5) + u16(0) +
+          u8(4) + u8(0) + u8(0) + u8(5) + u16(0xfff) + u8(1) + u8(0) + u8(0) + sw(7, 0x5a) + sr(7))
+
+
+# ---- bus: regions, then accesses ----
+
+def gen_bus():
+    regions = u8(0) + u64(0x09000000) + u64(0x1000)                 # UART
+    regions += u8(2) + u32(0x0a000000 >> 12) + u16(0x200)            # virtio slot 0 (<< 0)
+    for _ in range(7):
+        regions += u8(1) + u16(0) + u16(0x1ff)                        # slots 1..7, back to back
+    regions += u8(0x82) + u32(0x3ffd0000 >> 12) + u16(0x1000)         # GIC dist (<< 8)
+    regions += u8(3) + u16(0x0100) + u16(0x100)                       # overlaps: refused
+    nr = 11
+
+    def access(write_, mode, fields, width, val=0):
+        return u8(write_ | mode << 1) + fields + u8(width) + u64(val)
+    acc_ = access(1, 0, u64(0x09000000), 1, 0x41) + access(0, 0, u64(0x09000005), 1)
+    acc_ += access(1, 1, u8(1) + u16(0x70), 4, 0xf) + access(0, 1, u8(1) + u16(0xfffc), 4)
+    acc_ += access(0, 2, u8(2) + u8(3), 4) + access(0, 2, u8(2) + u8(7), 8)
+    acc_ += access(0, 0, u64(0x0b000000), 4) + access(1, 0, u64(0xffffffffffffffff), 8, 1)
+    acc_ += access(0, 1, u8(0) + u16(0), 3) + access(1, 1, u8(4) + u16(0), 0)
+    write('bus', 'machine-layout', u8(nr) + regions + acc_)
+    write('bus', 'wrap-and-empty', u8(3) + u8(0) + u64(0xfffffffffffff000) + u64(0x2000) +
+          u8(0) + u64(0x1000) + u64(0) + u8(0) + u64(0xfffffffffffff000) + u64(0x1000) +
+          access(0, 0, u64(0xffffffffffffffff), 1) + access(0, 0, u64(0xfffffffffffffff9), 8))
+
+
+# ---- loader: mode, limit selector, file ----
+
+def arm64_image(text_offset=0, image_size=0x20000, flags=0xa, body=4096):
+    hdr = u32(0xfa405a4d) + u32(0x14000000 | 0x10) + u64(text_offset) + u64(image_size) + \
+        u64(flags) + u64(0) + u64(0) + u64(0) + b'ARM\x64' + u32(0x40)
+    code = bytes((i * 7 + 3) & 0xff for i in range(body))
+    return hdr + code
+
+
+def gz(data):
+    return gzip.compress(data, compresslevel=9, mtime=0)
+
+
+def gen_loader():
+    limit_3m = 0x10000 + 0x1c0000  # RAM + 1.75 MiB
+    img = arm64_image()
+    write('loader', 'image-buf', u8(0) + u32(limit_3m) + img)
+    write('loader', 'image-file', u8(1) + u32(limit_3m) + img)
+    write('loader', 'image-gz-buf', u8(0) + u32(limit_3m) + gz(img))
+    write('loader', 'image-gz-file', u8(1) + u32(limit_3m) + gz(img))
+    write('loader', 'legacy-text-offset', u8(0) + u32(limit_3m) + arm64_image(0x80000, 0))
+    write('loader', 'text-offset-1m', u8(0) + u32(limit_3m) + arm64_image(0x100000, 0x40000))
+    write('loader', 'big-endian', u8(0) + u32(limit_3m) + arm64_image(flags=0xb))
+    write('loader', 'too-big-for-limit', u8(0) + u32(0x10000 + 0x8000) + img)
+    write('loader', 'gz-truncated', u8(0) + u32(limit_3m) + gz(img)[:60])
+    write('loader', 'gz-bomb', u8(0) + u32(limit_3m) + gz(img[:64] + bytes(0x300000)))
+    initrd = b'070701' + bytes(200)
+    write('loader', 'initrd-and-image', u8(2) + u32(0) + u32(len(initrd)) + initrd + img)
+    write('loader', 'initrd-and-image-gz', u8(2) + u32(0) + u32(len(initrd)) + initrd + gz(img))
+
+
+# ---- fdt: vCPUs, flags, MiB, virtio slots, buffer, then gic / initrd / seed / strings ----
+
+F_INITRD, F_DISK, F_ROOT_RO, F_REPLACE, F_APPEND, F_SEED, F_GIC_RAW, F_RAW = \
+    1, 2, 4, 8, 16, 32, 64, 128
+
+
+def fdt_seed(vcpus, flags, mib, nr_virtio, bufsize=0xffff, gic=b'', initrd=b'', seed=b'',
+             replace=None, append=None):
+    s = u8(vcpus) if vcpus < 20 else u8(0xf0) + u8(vcpus)
+    s += u8(flags) + u16(mib) + u8(nr_virtio) + u16(bufsize - 64 if bufsize >= 64 else 0)
+    s += gic + initrd
+    if flags & F_SEED:
+        s += u8(len(seed)) + seed
+    if flags & F_REPLACE:
+        s += replace + b'\0'
+    if flags & F_APPEND:
+        s += append + b'\0'
+    return s
+
+
+def gen_fdt():
+    write('fdt', 'default-disk', fdt_seed(1, F_DISK | F_SEED, 512, 2, seed=bytes(range(64))))
+    write('fdt', 'smp4-initrd-append',
+          fdt_seed(4, F_INITRD | F_APPEND | F_DISK | F_ROOT_RO, 1024, 3, initrd=u32(0x123456),
+                   append=b'quiet loglevel=3'))
+    write('fdt', 'smp128-32-slots-replace',
+          fdt_seed(128, F_REPLACE, 4096, 32, replace=b'console=hvc0 init=/bin/sh'))
+    write('fdt', 'cmdline-2047', fdt_seed(2, F_REPLACE, 64, 0, replace=b'x' * 2047))
+    write('fdt', 'cmdline-2048', fdt_seed(2, F_REPLACE | F_APPEND, 64, 0, replace=b'y' * 2000,
+                                          append=b'z' * 47))
+    write('fdt', 'raw-gic', fdt_seed(8, F_GIC_RAW, 256, 1,
+                                     gic=u32(0x10000) + u32(0x20000) + u8(16) + u8(17)))
+    write('fdt', 'initrd-reversed', fdt_seed(1, F_INITRD | F_RAW, 128, 1,
+                                             initrd=u64(RAM + 0x2000000) + u64(RAM + 0x1000000)))
+    write('fdt', 'small-buffer', fdt_seed(2, F_DISK, 128, 1, bufsize=1024))
+    write('fdt', 'huge-ram', u8(1) + u8(0) + u16(0xffff) + u64(1 << 40) + u8(1) + u16(0x4000))
+
+
+# ---- exit: vCPUs, RAM pages, states, records ----
+
+EC_DABT, EC_SYS, EC_HVC, EC_SMC, EC_WFX = 0x24, 0x18, 0x16, 0x17, 0x01
+IL = 1 << 25
+
+
+def syndrome(ec, iss, far=0, ipa=0, pc=0x40080000):
+    return u8(0) + u8(ec) + u32(iss) + u64(far) + u64(ipa) + u64(pc)
+
+
+def dabt(sas, srt, write_, sse=False, sf=True):
+    return IL | 1 << 24 | sas << 22 | (1 << 21 if sse else 0) | srt << 16 | \
+        (1 << 15 if sf else 0) | (1 << 6 if write_ else 0)
+
+
+def sys_iss(op0, op1, crn, crm, op2, rt, read):
+    return IL | op0 << 20 | op2 << 17 | op1 << 14 | crn << 10 | rt << 5 | crm << 1 | int(read)
+
+
+def psci(fn_sel, mpidr_idx, entry_off, x3=0):
+    return u8(fn_sel) + u8(0) + u8(mpidr_idx) + u8(0) + u32(entry_off) + u64(x3)
+
+
+def gen_exit():
+    head = u8(4) + u32(0x40000) + bytes([0b10]) + bytes(31)  # 1 GiB; vCPU 0 on, 1-3 off
+    recs = syndrome(EC_DABT, dabt(2, 1, True), 0x09000000, 0x09000000) + u64(0x41)
+    recs += syndrome(EC_DABT, dabt(0, 3, False, sse=True, sf=False), 0x0a000070, 0x0a000070) + \
+        u64(0x80)
+    recs += syndrome(EC_DABT, 0, 0x1234, 0x1234)  # no ISV
+    recs += syndrome(EC_SYS, sys_iss(2, 0, 1, 0, 4, 0, False)) + u8(32) + u64(0)   # OSLAR_EL1
+    recs += syndrome(EC_SYS, sys_iss(3, 0, 0, 4, 0, 2, True)) + u8(32) + u64(0)    # ID_AA64PFR0
+    recs += syndrome(EC_SYS, sys_iss(3, 7, 15, 15, 7, 9, True)) + u8(5) + u64(0)   # unknown
+    recs += syndrome(EC_HVC, IL) + u64(0x84000000) + u8(0) + u8(0) + u8(0) + u32(0) + u64(0)
+    recs += syndrome(EC_WFX, IL) + syndrome(EC_WFX, IL | 1) + syndrome(0x3c, IL)
+    write('exit', 'syndromes', head + recs)
+    calls = [psci(0, 0, 0), psci(14, 0, 0), psci(4, 1, 0x80000, 7),
+             psci(5, 2, 0x80000, 0xdeadbeefcafe), psci(4, 1, 0x80000), psci(6, 1, 0),
+             psci(4, 200, 0), psci(4, 3, 0x80002), psci(1, 0, 0), psci(3, 0, 0), psci(12, 0, 0),
+             psci(13, 0, 0), psci(15, 0, 0), psci(16, 0, 0), psci(10, 0, 0), psci(8, 0, 0)]
+    write('exit', 'psci-boot-secondaries', head + b''.join(u8(1) + c for c in calls))
+    write('exit', 'raw-fields', head + u8(2) + bytes([3, 0, 0, 7, 7, 1, 40]) + u64(0) +
+          u8(3) + u8(3) + u8(1) + u8(0) + u64(0xffffff))
+
+
+def main():
+    if os.path.isdir(TOP):
+        shutil.rmtree(TOP)
+    gen_virtq()
+    gen_blk()
+    gen_mmio()
+    gen_serial()
+    gen_bus()
+    gen_loader()
+    gen_fdt()
+    gen_exit()
+    for t in sorted(os.listdir(TOP)):
+        print(f'{t}: {len(os.listdir(os.path.join(TOP, t)))} seeds', file=sys.stderr)
+
+
+if __name__ == '__main__':
+    main()
