@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/thread.h"
 #include "vmm/console.h"
 
 /*
@@ -173,7 +174,7 @@ int console_start(struct console *c)
 	int r;
 
 	c->writer_running = true;
-	r = pthread_create(&c->writer, NULL, console_writer, c);
+	r = thread_create(&c->writer, console_writer, c);
 	if (r) {
 		c->writer_running = false;
 		return -r;

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "util/log.h"
+#include "util/thread.h"
 #include "vmm/vmm.h"
 
 static enum psci_cpu_state vcpu_power_state(void *opaque, unsigned index)
@@ -243,7 +244,7 @@ int vcpus_start(struct vm *vm, struct errbuf *e)
 	sigaddset(&block, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
 	for (unsigned i = 0; i < vm->nr_vcpus; i++) {
-		r = -pthread_create(&vm->vcpus[i].thread, NULL, vcpu_thread, &vm->vcpus[i]);
+		r = -thread_create(&vm->vcpus[i].thread, vcpu_thread, &vm->vcpus[i]);
 		if (r < 0) {
 			vm_request_stop(vm, VM_STOP_ERROR, "cannot create a vCPU thread");
 			break;

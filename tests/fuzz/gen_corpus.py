@@ -244,6 +244,10 @@ def gen_loader():
     img = arm64_image()
     write('loader', 'image-buf', u8(0) + u32(limit_3m) + img)
     write('loader', 'image-file', u8(1) + u32(limit_3m) + img)
+    write('loader', 'image-mapped-4k', u8(3) + u32(limit_3m) + img)
+    write('loader', 'image-mapped-16k-odd-size', u8(7) + u32(limit_3m) + img + b'tail')
+    write('loader', 'image-mapped-64k-text-offset',
+          u8(11) + u32(limit_3m) + arm64_image(0x10000, 0x20000))
     write('loader', 'image-gz-buf', u8(0) + u32(limit_3m) + gz(img))
     write('loader', 'image-gz-file', u8(1) + u32(limit_3m) + gz(img))
     write('loader', 'legacy-text-offset', u8(0) + u32(limit_3m) + arm64_image(0x80000, 0))

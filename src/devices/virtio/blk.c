@@ -16,6 +16,7 @@
 #include "devices/virtio/virtio.h"
 #include "util/compiler.h"
 #include "util/log.h"
+#include "util/thread.h"
 
 /* Takes up to BLK_BATCH chains (locked); 0 when there is nothing to do or the device stopped. */
 static unsigned blk_pop_batch(struct virtio_blk *b, struct virtq **vqp)
@@ -97,7 +98,7 @@ static int blk_worker_start(struct virtio_blk *b)
 	for (size_t i = 0; i < ARRAY_SIZE(faults); i++)
 		sigdelset(&block, faults[i]);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	r = pthread_create(&b->worker, NULL, blk_worker, b);
+	r = thread_create(&b->worker, blk_worker, b);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
 }

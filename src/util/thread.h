@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: MIT */
+#ifndef IGNITION_UTIL_THREAD_H
+#define IGNITION_UTIL_THREAD_H
+
+#include <pthread.h>
+
+/*
+ * The VMM's threads (vCPUs, device workers, the console writer) run short call chains and keep
+ * their buffers on the heap, so they get THREAD_STACK_SIZE of stack instead of the 8 MiB default.
+ * Staying below 2 MiB matters more than the size: with transparent huge pages on, the first touch
+ * of a default stack's top can fault in a whole 2 MiB page (measured in the rig: one worker's
+ * stack was 2 MiB of the VMM's 3 MiB of RSS).
+ */
+#define THREAD_STACK_SIZE (256 * 1024)
+
+/* pthread_create() with that stack size; returns 0 or a positive errno as pthread_create does. */
+int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg);
+
+#endif
