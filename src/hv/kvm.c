@@ -70,7 +70,7 @@ static int kvm_check(int kvm_fd, long cap)
 
 /* What a running VM asks of KVM: the sandbox allows these ioctls and no others. */
 static const unsigned long kvm_runtime_ioctls[] = {
-	KVM_RUN, KVM_IRQ_LINE, KVM_SET_ONE_REG, KVM_GET_ONE_REG, 0,
+	KVM_RUN, KVM_IRQ_LINE, KVM_SET_ONE_REG, KVM_GET_ONE_REG, KVM_SET_VCPU_EVENTS, 0,
 };
 
 static int kvm_probe(struct hv_caps *caps, struct errbuf *e)
@@ -117,6 +117,25 @@ static void kvm_kick_handler(int sig)
 {
 }
 
+/*
+ * A guest load or store that the CPU cannot describe in a syndrome (LDP/STP, writeback
+ * addressing, ...) outside RAM makes KVM_RUN fail with ENOSYS, which would stop the VM with an
+ * error: any guest could end itself that way. Asked to, KVM hands such an access to us instead,
+ * and we answer as a bus would, with an external abort in the guest (what QEMU does too).
+ * Kernels before 5.5 lack the capabilities and keep the old behaviour.
+ */
+static void kvm_enable_nisv_exits(struct hv_vm *vm)
+{
+	struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
+
+	if (!kvm_check(vm->kvm_fd, KVM_CAP_ARM_NISV_TO_USER) ||
+	    !kvm_check(vm->kvm_fd, KVM_CAP_ARM_INJECT_EXT_DABT))
+		return;
+	if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+		pr_warn("KVM_CAP_ARM_NISV_TO_USER: %s; such accesses will stop the VM",
+			strerror(errno));
+}
+
 static int kvm_vm_create(const struct hv_vm_params *p, struct hv_vm **out, struct errbuf *e)
 {
 	struct sigaction sa = { .sa_handler = kvm_kick_handler };
@@ -146,6 +165,7 @@ static int kvm_vm_create(const struct hv_vm_params *p, struct hv_vm **out, struc
 		err_set(e, -errno, "KVM_CREATE_VM: %s", strerror(errno));
 		goto fail;
 	}
+	kvm_enable_nisv_exits(vm);
 	sigemptyset(&sa.sa_mask);
 	sigaction(KVM_KICK_SIGNAL, &sa, NULL);
 	*out = vm;
@@ -312,6 +332,22 @@ static int kvm_vcpu_set_boot(struct hv_vcpu *v, uint64_t pc, uint64_t x0, struct
 	return 0;
 }
 
+/* See kvm_enable_nisv_exits(): the access becomes an external abort at its instruction. */
+static int kvm_inject_ext_dabt(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf *e)
+{
+	struct kvm_vcpu_events ev;
+
+	pr_warn_once("vCPU %u: undecodable guest access at %#llx: external abort injected",
+		     v->index, (unsigned long long)v->run->arm_nisv.fault_ipa);
+	memset(&ev, 0, sizeof(ev));
+	ev.exception.ext_dabt_pending = 1;
+	if (ioctl(v->fd, KVM_SET_VCPU_EVENTS, &ev) < 0)
+		return err_set(e, -errno, "vCPU %u: KVM_SET_VCPU_EVENTS: %s", v->index,
+			       strerror(errno));
+	exit->reason = HV_EXIT_CANCELED;
+	return 0;
+}
+
 static int kvm_vcpu_run(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf *e)
 {
 	struct kvm_run *run = v->run;
@@ -349,6 +385,8 @@ static int kvm_vcpu_run(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf *
 	case KVM_EXIT_INTR:
 		exit->reason = HV_EXIT_CANCELED;
 		return 0;
+	case KVM_EXIT_ARM_NISV:
+		return kvm_inject_ext_dabt(v, exit, e);
 	case KVM_EXIT_FAIL_ENTRY:
 		return err_set(e, -EIO, "vCPU %u: KVM entry failed, reason %#llx", v->index,
 			       (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
