@@ -1,8 +1,9 @@
 #!/bin/bash
 # Builds everything the end-to-end rig boots, from Debian packages only, into a content-keyed cache
 # ($E2E_CACHE, default .cache/e2e): the guest kernel (Image, Image.gz, modules), busybox, the guest
-# initramfs and ext4 rootfs, the emulated host's base initramfs segment and, with --qemu, a disk
-# holding Debian's arm64 qemu (the stand-in and reference VMM inside the emulated host).
+# initramfs and ext4 rootfs, the misbehaving guest (badguest/, with Debian's cross compiler), the
+# emulated host's base initramfs segment and, with --qemu, a disk holding Debian's arm64 qemu (the
+# stand-in and reference VMM inside the emulated host).
 # Writes $E2E_CACHE/artifacts.env for run.sh and demo.sh to source.
 # Usage: tests/e2e/build.sh [--qemu]
 set -euo pipefail
@@ -154,6 +155,14 @@ build_guest() {
 	cache_commit "$tmp" "$guest_dir" "$guest_key"
 }
 
+# The misbehaving guest (badguest/): a bare-metal arm64 Image built with the cross compiler.
+build_badguest() {
+	local tmp=$cache/badguest.tmp
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	"$e2e/badguest/build.sh" "$tmp" || die "building the misbehaving guest failed"
+	cache_commit "$tmp" "$badguest_dir" "$badguest_key"
+}
+
 # The host's initramfs is two concatenated cpio archives: this cached one (busybox, the modules to
 # mount its disks, the guest's kernel and initramfs) and a small per-run one (ignition, /init, the
 # scenario) that run.sh appends. Uncompressed: inflating ~40 MB under TCG costs seconds.
@@ -166,6 +175,7 @@ build_host() {
 	mkdir -p "$h"/{dev,proc,sys,tmp,run,mnt,work,tools,guest,root}
 	mknod -m 600 "$h/dev/console" c 5 1
 	cp "$kernel_dir/Image" "$kernel_dir/Image.gz" "$guest_dir/initramfs.cpio.gz" "$h/guest/"
+	cp "$badguest_dir/Image" "$h/guest/badguest.Image"
 	cpio_dir "$h" >"$tmp/base.cpio"
 	rm -rf "$h"
 	cache_commit "$tmp" "$host_dir" "$host_key"
@@ -219,16 +229,22 @@ kernel_dir=$cache/kernel
 bb_dir=$cache/busybox
 guest_dir=$cache/guest
 host_dir=$cache/host
+badguest_dir=$cache/badguest
 qemu_dir=$cache/qemu
 kernel_key=$(hash_str "$kpkg=$kver_deb $self_hash")
 bb_key=$(hash_str "busybox=$bb_ver $self_hash")
 guest_key=$(hash_str "$kernel_key $bb_key" \
 	"$(cd "$e2e/guest" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum)")
-host_key=$(hash_str "$guest_key $self_hash")
+badguest_cc=aarch64-linux-gnu-gcc
+command -v $badguest_cc >/dev/null || die "no $badguest_cc (scripts/deps.sh aarch64 installs it)"
+badguest_key=$(hash_str "$($badguest_cc --version | head -1) $self_hash" \
+	"$(cd "$e2e/badguest" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum)")
+host_key=$(hash_str "$guest_key $badguest_key $self_hash")
 
 cache_fresh "$kernel_dir" "$kernel_key" || { say "building kernel $kpkg $kver_deb"; build_kernel; }
 cache_fresh "$bb_dir" "$bb_key" || { say "building busybox $bb_ver"; build_busybox; }
 cache_fresh "$guest_dir" "$guest_key" || { say "building guest initramfs and rootfs"; build_guest; }
+cache_fresh "$badguest_dir" "$badguest_key" || { say "building the bad guest"; build_badguest; }
 cache_fresh "$host_dir" "$host_key" || { say "building host base initramfs"; build_host; }
 if [ -n "$want_qemu" ]; then
 	qemu_list=$(qemu_uris)
@@ -246,6 +262,7 @@ kernel_image_gz=$kernel_dir/Image.gz
 guest_initramfs=$guest_dir/initramfs.cpio.gz
 guest_rootfs=$guest_dir/rootfs.ext4
 host_base_cpio=$host_dir/base.cpio
+badguest_image=$badguest_dir/Image
 qemu_tools_disk=${want_qemu:+$qemu_dir/tools.ext4}
 ENV
 say "artifacts: $kpkg $kver_deb, busybox-static $bb_ver (cache $cache)"

@@ -79,7 +79,71 @@ boot3() {
 	check "boot3: VMM exit status after poweroff" '^0$' "$vm_rc"
 }
 
-for b in ${E2E_BOOTS:-boot1 boot2 boot3}; do
+# The misbehaving guest's result line "BGR KEY VALUES", VALUES only ("" when absent).
+bgr() { tr -d '\r' <"$logs/badguest.console" | sed -n "s/^BGR $1 //p" | head -n 1; }
+
+# check_all NAME N/M MIN: PASS when N = M >= MIN (every case of a kind came out as it must)
+check_all() {
+	n=${2%/*} m=${2#*/}
+	if [ -n "$2" ] && [ "$n" = "$m" ] && [ "$m" -ge "$3" ] 2>/dev/null; then pass "$1: $2"; else
+		fail "$1: got '$2', want N/N with N >= $3"; fi
+}
+
+# the misbehaving guest (tests/e2e/badguest): a bare-metal program that abuses the UART,
+# unmapped MMIO, virtio-mmio, virtqueues and PSCI. ignition must survive it (exit 0 after its
+# SYSTEM_OFF, within the deadline) and leave the writable disk it was given byte-identical.
+badguest() {
+	if [ "$E2E_VMM" != ignition ]; then
+		note "badguest: skipped (the stand-in's machine has a PL011, not ignition's 16550)"
+		return
+	fi
+	before=$(md5sum $rootfs | cut -d' ' -f1)
+	vm_start badguest --kernel $G/badguest.Image --disk $rootfs --smp 2
+	wait_exit=10
+	if expect "final marker" '*BGR done*' 60; then
+		pass "badguest: reached its final marker $(since $vm_t0) s after the VMM started"
+		wait_exit=30
+	fi
+	vm_stop $wait_exit
+	check "badguest: VMM exit status after the guest's SYSTEM_OFF" '^0$' "$vm_rc"
+	[ "$vm_rc" != KILLED ] && pass "badguest: no hang: the VMM exited on its own" ||
+		fail "badguest: the VMM was still running $wait_exit s after the final marker"
+	after=$(md5sum $rootfs | cut -d' ' -f1)
+	check "badguest: writable disk unchanged (md5sum)" "^$before\$" "$after"
+	badguest_results
+}
+
+badguest_results() {
+	check "badguest: found the machine in the DTB" '^dtb=1 virtio=2 cpus=2$' "$(bgr machine)"
+	check "badguest: 16550 refused wide and out-of-window accesses, took a byte, overran" \
+		'^refused=1 byte_ok=1 overrun=1 ' "$(bgr uart)"
+	set -- $(bgr mmio) # zero=N/M aborts=N/M
+	check_all "badguest: unmapped MMIO inside the IPA read as zero" "${1#zero=}" 10
+	check_all "badguest: accesses beyond the IPA aborted and were survived" "${2#aborts=}" 3
+	check "badguest: loads KVM cannot decode (LDP, writeback) became aborts in the guest" \
+		'^faults=2 ' "$(bgr nisv)"
+	for d in blk rng; do
+		check "badguest: virtio-$d refused out-of-order and nonsense register writes" \
+			'^refused=1 needs_reset=0x4b$' "$(bgr vio.$d)"
+	done
+	check_all "badguest: every broken blk ring ended in DEVICE_NEEDS_RESET" "$(bgr blk.broken)" 20
+	set -- $(bgr blk.requests) # refused=N/M ok=N/M live=1 status=S
+	check_all "badguest: blk refused every invalid request (IOERR/UNSUPP)" "${1#refused=}" 15
+	check_all "badguest: blk served the odd but valid ones" "${2#ok=}" 2
+	check "badguest: blk stayed live through them" '^live=1$' "${3:-}"
+	check "badguest: blk read the ext4 superblock after a reset" \
+		'^st=0 used=513 magic=0xef53 last_sector_st=0$' "$(bgr blk.read_after_reset)"
+	check "badguest: rng capped a 16 MiB request, refused broken rings, recovered" \
+		'^small=16 capped=65536 readonly=0 outside=needs_reset jump=needs_reset after_reset=32$' \
+		"$(bgr rng)"
+	check "badguest: PSCI CPU_ON of nonexistent MPIDRs: INVALID_PARAMETERS" \
+		'^(-2 ?){5}$' "$(bgr psci.cpu_on.bad_mpidr)"
+	check "badguest: PSCI CPU_ON of CPU 1 ran the guest's code, then CPU_OFF" \
+		'^ret=0 again=-4 seen=0x5ec0d mpidr=0x1 then_off=1$' "$(bgr psci.cpu_on.good)"
+	check "badguest: no exception the guest could not survive" '^$' "$(bgr fatal)"
+}
+
+for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest}; do
 	now_cs
 	t=$now
 	$b
