@@ -6,7 +6,7 @@
 #   E2E_VMM=ignition|qemu   the VMM inside the host (default ignition; qemu is the stand-in)
 #   IGNITION=PATH           static arm64 ignition (default build-aarch64/ignition)
 #   E2E_BOOTS="boot1 ..."   which boots of host/scenario.sh to run (default all: boot1 boot2
-#                           boot3 badguest)
+#                           boot3 badguest durkill duroff durquit durterm)
 #   E2E_CACHE, E2E_OUT      cache (.cache/e2e) and per-run output (build-e2e) folders
 #   E2E_TIMEOUT=S           hard limit for the emulated host (default 900)
 #   E2E_DEMO=0              skip the last phase, make demo driven through a pseudo-terminal
@@ -16,7 +16,7 @@ set -uo pipefail
 
 E2E_VMM=${E2E_VMM:-ignition}
 IGNITION=${IGNITION:-$top/build-aarch64/ignition}
-E2E_BOOTS=${E2E_BOOTS:-boot1 boot2 boot3 badguest}
+E2E_BOOTS=${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm}
 E2E_TIMEOUT=${E2E_TIMEOUT:-900}
 case $E2E_VMM in ignition | qemu) ;; *) die "E2E_VMM must be ignition or qemu" ;; esac
 if [ ! -f "$IGNITION" ]; then
@@ -39,6 +39,15 @@ phase_end
 host_log=$out/host-console.log
 phase_begin "emulated host ($E2E_VMM inside)"
 host_command
+# Two raw data disks for the durability boots (scenario.sh's dur*), named by their serials.
+rm -f "$out"/dur[01].img
+if [ "${E2E_SCENARIO:-scenario.sh}" = scenario.sh ]; then
+	for i in 0 1; do
+		truncate -s 8M "$out/dur$i.img"
+		host_cmd+=(-drive "if=none,id=dur$i,format=raw,file=$out/dur$i.img"
+			-device "virtio-blk-device,drive=dur$i,serial=e2e-dur$i")
+	done
+fi
 echo "host: ${host_cmd[*]}" >"$host_log"
 export T0=$EPOCHREALTIME
 timeout -k 10 "$E2E_TIMEOUT" "${host_cmd[@]}" -display none -monitor none -serial stdio \
@@ -85,6 +94,19 @@ if [ "${E2E_SCENARIO:-scenario.sh}" = scenario.sh ] && [[ " $E2E_BOOTS " = *" bo
 		xfail "rootfs: boot1's file sha256 '${got:-missing}', guest printed '${want:-nothing}'"
 	fi
 fi
+# Durability: each dur* boot's guest wrote 1 MiB of random data at its own offset of both data
+# disks and printed what it read back; those bytes must be in the images.
+dur_values=$(grep '^VALUE dur ' "$out/results")
+while read -r _ _ name disk mib sum; do
+	[ -n "$sum" ] || continue
+	got=$(dd if="$out/dur$disk.img" bs=1M skip="$mib" count=1 2>/dev/null | sha256sum)
+	got=${got%% *}
+	if [ "$got" = "$sum" ]; then
+		xpass "$name: data disk $disk holds the guest's MiB $mib (sha256 ${sum:0:16}...)"
+	else
+		xfail "$name: data disk $disk MiB $mib has sha256 $got, the guest wrote $sum"
+	fi
+done <<<"$dur_values"
 phase_end
 
 if [ "${E2E_DEMO:-1}" != 0 ]; then

@@ -39,12 +39,37 @@ boot1() {
 	check "boot1: VMM exit status after poweroff" '^0$' "$vm_rc"
 }
 
-# boot 2: the same disk read-only; writes fail in the guest and the image does not change
+# fd_modes PATH: the access mode (r, w or rw) of each file the VMM has open on PATH
+fd_modes() {
+	modes=
+	for f in /proc/$vm_pid/fd/*; do
+		case $(readlink "$f") in */"${1##*/}") ;; *) continue ;; esac
+		fl=3 # unreadable flags count as read-write
+		while read -r k v; do [ "$k" = flags: ] && fl=$v; done <"/proc/$vm_pid/fdinfo/${f##*/}"
+		case $((fl & 3)) in
+		0) modes="$modes r" ;;
+		1) modes="$modes w" ;;
+		*) modes="$modes rw" ;;
+		esac
+	done
+	echo "${modes# }"
+}
+
+# check_same NAME BEFORE AFTER: PASS when the two strings are equal
+check_same() {
+	if [ "$2" = "$3" ]; then pass "$1: $3"; else fail "$1: '$2' became '$3'"; fi
+}
+
+# boot 2: the same disk read-only; writes fail in the guest and the image does not change (its
+# bytes nor its mtime); the VMM never holds it open for writing
 boot2() {
 	before=$(md5sum $rootfs | cut -d' ' -f1)
+	mtime=$(stat -c %y $rootfs)
 	vm_start boot2 --kernel $G/Image --initrd $G/initramfs.cpio.gz --disk $rootfs,ro --append quiet
 	wait_exit=5
 	if login; then
+		check "boot2: the VMM's open files on the image are read-only" '^r( r)*$' \
+			"$(fd_modes $rootfs)"
 		run ROOT "$mounts"
 		check "boot2: root fs" '^0 /dev/vda ext4 ro' "$result"
 		run BLKRO 'cat /sys/block/vda/ro'
@@ -60,6 +85,7 @@ boot2() {
 	check "boot2: VMM exit status after poweroff" '^0$' "$vm_rc"
 	after=$(md5sum $rootfs | cut -d' ' -f1)
 	check "boot2: image unchanged (md5sum)" "^$before\$" "$after"
+	check_same "boot2: image mtime unchanged" "$mtime" "$(stat -c %y $rootfs)"
 }
 
 # boot 3: gzip-compressed kernel, no disk: the initramfs is the whole system
@@ -143,7 +169,167 @@ badguest_results() {
 	check "badguest: no exception the guest could not survive" '^$' "$(bgr fatal)"
 }
 
-for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest}; do
+# ---- durability: what the guest wrote reaches the image, and clean stops flush every disk.
+# run.sh gives the emulated host two raw 8 MiB data disks (serials e2e-dur0, e2e-dur1), which
+# the VMM gets as block devices (the guest's vdb and vdc). Their /sys/block/*/stat counts the
+# sectors that really reached them, which shows when the VMM flushed: periodic writeback is
+# off, and this script holds both devices open so that the VMM's close is never the last one
+# (the last close of a block device syncs it). Each boot writes 1 MiB of random data to each
+# disk at its own offset; run.sh compares those bytes in the images afterwards.
+dur_ready=
+dur_setup() {
+	[ -n "$dur_ready" ] && return 0
+	if [ "$E2E_VMM" != ignition ]; then
+		# /e2e/vmm maps one disk only: qemu's virt machine numbers virtio-mmio from the top
+		note "durability: skipped under the stand-in (its guest would see the disks reversed)"
+		return 1
+	fi
+	dur0= dur1=
+	for blk in /sys/block/vd*; do
+		s= # virtio-blk's serial has no newline: read fails, yet fills $s
+		read -r s 2>/dev/null <"$blk/serial"
+		case $s in e2e-dur0) dur0=${blk##*/} ;; e2e-dur1) dur1=${blk##*/} ;; esac
+	done
+	if [ -z "$dur0" ] || [ -z "$dur1" ]; then
+		fail "durability: the host has no data disks e2e-dur0/e2e-dur1 (see run.sh)"
+		return 1
+	fi
+	read -r wb_saved </proc/sys/vm/dirty_writeback_centisecs
+	echo 0 >/proc/sys/vm/dirty_writeback_centisecs
+	exec 6<"/dev/$dur0" 7<"/dev/$dur1"
+	dur_ready=1
+	note "durability: data disks /dev/$dur0 /dev/$dur1, periodic writeback off"
+}
+
+dur_teardown() {
+	[ -n "$dur_ready" ] || return 0
+	exec 6<&- 7<&-
+	echo "$wb_saved" >/proc/sys/vm/dirty_writeback_centisecs
+	dur_ready=
+}
+
+# dur_stat: sectors written to and flushes completed by both data disks so far, in $w0 $f0 $w1 $f1
+dur_stat() {
+	read -r _ _ _ _ _ _ w0 _ _ _ _ _ _ _ _ f0 _ <"/sys/block/$dur0/stat"
+	read -r _ _ _ _ _ _ w1 _ _ _ _ _ _ _ _ f1 _ <"/sys/block/$dur1/stat"
+}
+
+# dur_boot NAME INDEX FLAG: boot with both data disks, log in, write 1 MiB of random data to each
+# at INDEX MiB with dd FLAG (oflag=direct: to the device, no flush; conv=fsync: and flush), read
+# it back from the device (through the VMM) for its sha256; $dur_mid_* are the counters after.
+dur_boot() {
+	dur_ok=
+	sync
+	dur_stat
+	dur_w0=$w0 dur_f0=$f0 dur_w1=$w1 dur_f1=$f1
+	vm_start $1 --kernel $G/Image --initrd $G/initramfs.cpio.gz --disk $rootfs,ro \
+		--disk /dev/$dur0 --disk /dev/$dur1 --append quiet
+	login || return 1
+	run SERIALS 'cat /sys/block/vdb/serial /sys/block/vdc/serial' # the transcript's map
+	seek=$(($2 * 16))
+	cmd='for d in vdb vdc; do dd if=/dev/urandom of=/dev/$d bs=64k count=16 seek='$seek
+	cmd="$cmd $3"' 2>/dev/null || echo FAILED; done; for d in vdb vdc; do dd if=/dev/$d'
+	cmd="$cmd bs=64k count=16 skip=$seek"' iflag=direct 2>/dev/null | sha256sum; done'
+	run WRITE "$cmd" 60
+	wrote='^0 [0-9a-f]{64} +- [0-9a-f]{64} +-$'
+	check "$1: 1 MiB written to each data disk ($3)" "$wrote" "$result"
+	echo "$result" | grep -qE "$wrote" || return 1
+	set -- "$1" "$2" $result
+	record "VALUE dur $1 0 $2 $4"
+	record "VALUE dur $1 1 $2 $6"
+	dur_stat
+	dur_mid0=$((w0 - dur_w0)) dur_mid1=$((w1 - dur_w1))
+	dur_ok=1
+}
+
+# dur_after NAME: the counters once the VMM is gone; $dur_end* sectors, $dur_fl* flushes
+dur_after() {
+	dur_stat
+	dur_end0=$((w0 - dur_w0)) dur_end1=$((w1 - dur_w1))
+	dur_fl0=$((f0 - dur_f0)) dur_fl1=$((f1 - dur_f1))
+	note "$1: sectors written to the data disks: $dur_mid0 $dur_mid1 before the stop," \
+		"$dur_end0 $dur_end1 after ($dur_fl0 $dur_fl1 flushes)"
+}
+
+# the 2048 sectors each disk got reached the host disk, not just the host's page cache
+dur_check_flushed() {
+	if [ "$dur_end0" -ge 2048 ] && [ "$dur_end1" -ge 2048 ]; then
+		pass "$1: $2 ($dur_end0 and $dur_end1 sectors, $dur_fl0 $dur_fl1 flushes)"
+	else
+		fail "$1: $2: only $dur_end0 and $dur_end1 of 2048 sectors reached the disks"
+	fi
+}
+
+# before a clean stop the data is only in the host's page cache: the probe can tell the difference
+dur_check_unflushed() {
+	if [ "$dur_mid0" = 0 ] && [ "$dur_mid1" = 0 ]; then
+		pass "$1: before the stop the data was in the host's page cache only (0 sectors)"
+	else
+		fail "$1: $dur_mid0 $dur_mid1 sectors reached the disks before the stop: flush not provable"
+	fi
+}
+
+# SIGKILL after the guest's fsync: the fsync (a virtio FLUSH) made the data durable already
+durkill() {
+	wait_exit=5
+	dur_setup || return
+	if dur_boot durkill 0 conv=fsync; then
+		if [ "$dur_mid0" -ge 2048 ] && [ "$dur_mid1" -ge 2048 ]; then
+			pass "durkill: the guest's fsync reached the host disks ($dur_mid0 $dur_mid1 sectors)"
+		else
+			fail "durkill: after the guest's fsync only $dur_mid0 $dur_mid1 sectors on disk"
+		fi
+		kill -KILL $vm_pid
+		wait_exit=30
+	fi
+	vm_stop $wait_exit
+	check "durkill: VMM killed by SIGKILL" '^137$' "$vm_rc"
+	[ -n "$dur_ok" ] && dur_after durkill
+}
+
+# O_DIRECT writes (no flush) then the guest powers off without syncing: the VMM flushes
+duroff() {
+	wait_exit=5
+	dur_setup || return
+	if dur_boot duroff 1 oflag=direct; then
+		dur_check_unflushed duroff
+		send 'poweroff -n -f'
+		wait_exit=120
+	fi
+	vm_stop $wait_exit
+	check "duroff: VMM exit status after poweroff" '^0$' "$vm_rc"
+	[ -n "$dur_ok" ] && dur_after duroff && dur_check_flushed duroff "power-off flushed both disks"
+}
+
+# the same, then Ctrl-A x on the console
+durquit() {
+	wait_exit=5
+	dur_setup || return
+	if dur_boot durquit 2 oflag=direct; then
+		dur_check_unflushed durquit
+		printf '\001x' >&3
+		wait_exit=30
+	fi
+	vm_stop $wait_exit
+	check "durquit: VMM exit status after Ctrl-A x" '^0$' "$vm_rc"
+	[ -n "$dur_ok" ] && dur_after durquit && dur_check_flushed durquit "Ctrl-A x flushed both disks"
+}
+
+# the same, then SIGTERM: the VMM flushes and exits 128 + 15
+durterm() {
+	wait_exit=5
+	dur_setup || return
+	if dur_boot durterm 3 oflag=direct; then
+		dur_check_unflushed durterm
+		kill -TERM $vm_pid
+		wait_exit=30
+	fi
+	vm_stop $wait_exit
+	check "durterm: VMM exit status after SIGTERM" '^143$' "$vm_rc"
+	[ -n "$dur_ok" ] && dur_after durterm && dur_check_flushed durterm "SIGTERM flushed both disks"
+}
+
+for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm}; do
 	now_cs
 	t=$now
 	$b
@@ -151,6 +337,7 @@ for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest}; do
 	record "TIME $b $(since $t)"
 	sync # the results survive a host killed by run.sh's timeout
 done
+dur_teardown
 sync
 record "DONE"
 note "scenario done"
