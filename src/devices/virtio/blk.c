@@ -19,15 +19,16 @@
 #include "util/thread.h"
 
 /* Takes up to BLK_BATCH chains (locked); 0 when there is nothing to do or the device stopped. */
-static unsigned blk_pop_batch(struct virtio_blk *b, struct virtq **vqp)
+static unsigned blk_pop_batch(struct blk_worker *w, struct virtq **vqp)
 {
+	struct virtio_blk *b = w->b;
 	struct virtq *vq = virtio_mmio_queue(b->vm, 0);
 	unsigned n = 0;
 	int r;
 
 	*vqp = vq;
 	while (vq && n < BLK_BATCH) {
-		r = vq_pop(vq, &b->chains[n]);
+		r = vq_pop(vq, &w->chains[n]);
 		if (r < 0)
 			virtio_mmio_queue_broken(b->vm, 0);
 		if (r <= 0)
@@ -39,25 +40,30 @@ static unsigned blk_pop_batch(struct virtio_blk *b, struct virtq **vqp)
 
 /*
  * Drains the queue. The lock is held for ring work only; the I/O runs between io_begin and
- * io_end, so a reset waits for the batch and vCPUs never wait for the disk.
+ * io_end, so a reset waits for the batch and vCPUs never wait for the disk. A full batch means
+ * the guest keeps a deep queue: the next worker is woken to take batches alongside this one.
  */
-static void blk_process(struct virtio_blk *b)
+static void blk_process(struct blk_worker *w)
 {
+	struct virtio_blk *b = w->b;
 	struct virtio_mmio *vm = b->vm;
+	struct blk_worker *next = w + 1 < b->workers + BLK_WORKERS ? w + 1 : NULL;
 	struct virtq *vq;
 	unsigned n;
 
 	virtio_mmio_lock(vm);
-	while ((n = blk_pop_batch(b, &vq))) {
+	while ((n = blk_pop_batch(w, &vq))) {
 		virtio_mmio_io_begin(vm);
 		virtio_mmio_unlock(vm);
+		if (n == BLK_BATCH && next)
+			event_signal(&next->help);
 		for (unsigned i = 0; i < n; i++)
-			b->used[i] = blk_handle(b, &b->chains[i]);
+			w->used[i] = blk_handle_iov(b, &w->chains[i], w->iov);
 		virtio_mmio_lock(vm);
 		virtio_mmio_io_end(vm);
 		/* No reset can have run since the pops: it waits for io_end, and we hold the lock. */
 		for (unsigned i = 0; i < n; i++)
-			vq_push(vq, b->chains[i].head, b->used[i]);
+			vq_push(vq, w->chains[i].head, w->used[i]);
 		virtio_mmio_queue_flush(vm, vq);
 	}
 	virtio_mmio_unlock(vm);
@@ -65,40 +71,43 @@ static void blk_process(struct virtio_blk *b)
 
 static void *blk_worker(void *opaque)
 {
-	struct virtio_blk *b = opaque;
+	struct blk_worker *w = opaque;
 	struct pollfd pfd[2] = {
-		{ .fd = event_fd(&b->stop), .events = POLLIN },
-		{ .fd = event_fd(&b->kick), .events = POLLIN },
+		{ .fd = event_fd(&w->b->stop), .events = POLLIN },
+		{ .fd = event_fd(w->wake), .events = POLLIN },
 	};
 
 	for (;;) {
 		if (poll(pfd, 2, -1) < 0) {
 			if (errno == EINTR)
 				continue;
-			pr_err("%s: worker poll: %s", b->path, strerror(errno));
+			pr_err("%s: worker poll: %s", w->b->path, strerror(errno));
 			break;
 		}
 		if (pfd[0].revents)
 			break;
 		/* Drain first: a kick arriving while we work then wakes us again. */
-		event_drain(&b->kick);
-		blk_process(b);
+		event_drain(w->wake);
+		blk_process(w);
 	}
 	return NULL;
 }
 
 /* Asynchronous signals are for the VMM's own threads (console, vCPU kicks), not device workers. */
-static int blk_worker_start(struct virtio_blk *b)
+static int blk_workers_start(struct virtio_blk *b)
 {
 	static const int faults[] = { SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
 	sigset_t block, old;
-	int r;
+	int r = 0;
 
 	sigfillset(&block);
 	for (size_t i = 0; i < ARRAY_SIZE(faults); i++)
 		sigdelset(&block, faults[i]);
 	pthread_sigmask(SIG_BLOCK, &block, &old);
-	r = thread_create(&b->worker, blk_worker, b);
+	for (unsigned i = 0; i < BLK_WORKERS && !r; i++) {
+		r = thread_create(&b->workers[i].thread, blk_worker, &b->workers[i]);
+		b->workers[i].running = !r;
+	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return r;
 }
@@ -121,10 +130,12 @@ static void blk_shutdown(void *dev)
 {
 	struct virtio_blk *b = dev;
 
-	if (b->worker_running) {
-		event_signal(&b->stop);
-		pthread_join(b->worker, NULL);
-		b->worker_running = false;
+	event_signal(&b->stop);
+	for (unsigned i = 0; i < BLK_WORKERS; i++) {
+		if (b->workers[i].running) {
+			pthread_join(b->workers[i].thread, NULL);
+			b->workers[i].running = false;
+		}
 	}
 	if (!b->readonly && b->fd >= 0) {
 		int r = blk_sync(b->fd);
@@ -140,6 +151,8 @@ static void blk_free(struct virtio_blk *b)
 		close(b->fd);
 	event_close(&b->kick);
 	event_close(&b->stop);
+	for (unsigned i = 0; i < BLK_WORKERS; i++)
+		event_close(&b->workers[i].help);
 	free(b->path);
 	free(b);
 }
@@ -229,12 +242,40 @@ static uint64_t blk_features(const struct virtio_blk *b)
 	return f;
 }
 
+/* Worker 0 waits for kicks and works in the device's own scratch; the others wait to be asked. */
+static void blk_workers_init(struct virtio_blk *b)
+{
+	for (unsigned i = 0; i < BLK_WORKERS; i++) {
+		struct blk_worker *w = &b->workers[i];
+		struct blk_scratch *s = i ? &b->more[i - 1] : NULL;
+
+		w->b = b;
+		w->chains = s ? s->chains : b->chains;
+		w->used = s ? s->used : b->used;
+		w->iov = s ? s->iov : b->iov;
+		for (unsigned k = 0; k < BLK_BATCH; k++)
+			w->chains[k].segs = s ? s->segs[k] : b->segs[k];
+		w->wake = i ? &w->help : &b->kick;
+		w->help.rfd = w->help.wfd = -1;
+	}
+}
+
+static int blk_events_init(struct virtio_blk *b)
+{
+	int r = event_init(&b->kick);
+
+	if (!r)
+		r = event_init(&b->stop);
+	for (unsigned i = 1; i < BLK_WORKERS && !r; i++)
+		r = event_init(&b->workers[i].help);
+	return r;
+}
+
 static int blk_setup(struct virtio_blk *b, const struct virtio_blk_params *p, struct errbuf *e)
 {
 	int r;
 
-	for (unsigned i = 0; i < BLK_BATCH; i++)
-		b->chains[i].segs = b->segs[i];
+	blk_workers_init(b);
 	b->fd = -1;
 	b->kick.rfd = b->kick.wfd = b->stop.rfd = b->stop.wfd = -1;
 	b->readonly = p->readonly;
@@ -249,9 +290,7 @@ static int blk_setup(struct virtio_blk *b, const struct virtio_blk_params *p, st
 #endif
 	snprintf(b->serial, sizeof(b->serial), "ignition%u", p->index);
 	blk_config_init(b);
-	r = event_init(&b->kick);
-	if (!r)
-		r = event_init(&b->stop);
+	r = blk_events_init(b);
 	if (r)
 		return err_set(e, r, "%s: cannot create worker events: %s", b->path, strerror(-r));
 	return 0;
@@ -288,12 +327,11 @@ struct virtio_mmio *virtio_blk_create(const struct virtio_blk_params *p, const s
 		blk_free(b);
 		return NULL;
 	}
-	r = blk_worker_start(b);
+	r = blk_workers_start(b);
 	if (r) {
-		err_set(e, -r, "%s: cannot start worker: %s", p->path, strerror(r));
+		err_set(e, -r, "%s: cannot start workers: %s", p->path, strerror(r));
 		virtio_mmio_destroy(b->vm);
 		return NULL;
 	}
-	b->worker_running = true;
 	return b->vm;
 }

@@ -23,6 +23,7 @@ struct blk_req {
 	unsigned data_seg; /* first readable segment after the header ... */
 	size_t data_off; /* ... and the offset of the payload in it */
 	uint8_t *status;
+	struct iovec *iov; /* the worker's scratch, as long as a queue */
 };
 
 /* Copies len bytes from the readable segments starting at (*seg, *off); false when short. */
@@ -73,7 +74,7 @@ static bool req_parse(const struct vq_chain *c, struct blk_req *r)
 }
 
 /* Readable payload after the header, as iovecs. */
-static int iov_readable(struct virtio_blk *b, const struct blk_req *r, uint64_t *len)
+static int iov_readable(const struct blk_req *r, uint64_t *len)
 {
 	const struct vq_chain *c = r->c;
 	int n = 0;
@@ -82,15 +83,15 @@ static int iov_readable(struct virtio_blk *b, const struct blk_req *r, uint64_t 
 	for (unsigned i = r->data_seg; i < c->nr_readable; i++) {
 		size_t off = i == r->data_seg ? r->data_off : 0;
 
-		b->iov[n].iov_base = c->segs[i].ptr + off;
-		b->iov[n].iov_len = c->segs[i].len - off;
-		*len += b->iov[n++].iov_len;
+		r->iov[n].iov_base = c->segs[i].ptr + off;
+		r->iov[n].iov_len = c->segs[i].len - off;
+		*len += r->iov[n++].iov_len;
 	}
 	return n;
 }
 
 /* Writable payload: every writable byte but the status. */
-static int iov_writable(struct virtio_blk *b, const struct blk_req *r, uint64_t *len)
+static int iov_writable(const struct blk_req *r, uint64_t *len)
 {
 	const struct vq_chain *c = r->c;
 	int n = 0;
@@ -101,8 +102,8 @@ static int iov_writable(struct virtio_blk *b, const struct blk_req *r, uint64_t 
 
 		if (!l)
 			continue;
-		b->iov[n].iov_base = c->segs[i].ptr;
-		b->iov[n].iov_len = l;
+		r->iov[n].iov_base = c->segs[i].ptr;
+		r->iov[n].iov_len = l;
 		*len += l;
 		n++;
 	}
@@ -144,7 +145,7 @@ static bool range_ok(const struct virtio_blk *b, uint64_t sector, uint64_t nsect
 static uint8_t blk_rw(struct virtio_blk *b, const struct blk_req *r, bool write, uint32_t *used)
 {
 	uint64_t len;
-	int n = write ? iov_readable(b, r, &len) : iov_writable(b, r, &len);
+	int n = write ? iov_readable(r, &len) : iov_writable(r, &len);
 
 	if (write && b->readonly)
 		return VIRTIO_BLK_S_IOERR;
@@ -152,7 +153,7 @@ static uint8_t blk_rw(struct virtio_blk *b, const struct blk_req *r, bool write,
 		return VIRTIO_BLK_S_IOERR;
 	if (!write)
 		*used += (uint32_t)min_u64(len, UINT32_MAX - 1);
-	if (rw_full(b->fd, b->iov, n, (off_t)(r->sector * VIRTIO_BLK_SECTOR), write)) {
+	if (rw_full(b->fd, r->iov, n, (off_t)(r->sector * VIRTIO_BLK_SECTOR), write)) {
 		pr_warn_once("%s: %s failed at sector %llu", b->path, write ? "write" : "read",
 			     (unsigned long long)r->sector);
 		return VIRTIO_BLK_S_IOERR;
@@ -180,15 +181,15 @@ static uint8_t blk_flush(struct virtio_blk *b)
 static uint8_t blk_get_id(struct virtio_blk *b, const struct blk_req *r, uint32_t *used)
 {
 	uint64_t len, left;
-	int n = iov_writable(b, r, &len);
+	int n = iov_writable(r, &len);
 	const uint8_t *src = (const uint8_t *)b->serial;
 
 	left = min_u64(len, VIRTIO_BLK_ID_BYTES);
 	*used += (uint32_t)left;
 	for (int i = 0; i < n && left; i++) {
-		size_t l = min_u64(b->iov[i].iov_len, left);
+		size_t l = min_u64(r->iov[i].iov_len, left);
 
-		memcpy(b->iov[i].iov_base, src, l);
+		memcpy(r->iov[i].iov_base, src, l);
 		src += l;
 		left -= l;
 	}
@@ -244,7 +245,7 @@ static uint8_t blk_discard(struct virtio_blk *b, const struct blk_req *r, bool z
 	uint64_t len;
 	unsigned nr;
 
-	iov_readable(b, r, &len);
+	iov_readable(r, &len);
 	nr = (unsigned)min_u64(len / VIRTIO_BLK_DWZ_BYTES, UINT32_MAX);
 	if (!b->discard || b->readonly)
 		return b->discard ? VIRTIO_BLK_S_IOERR : VIRTIO_BLK_S_UNSUPP;
@@ -268,9 +269,9 @@ static uint8_t blk_discard(struct virtio_blk *b, const struct blk_req *r, bool z
 #endif
 
 /* Runs one request without the device lock. Returns the used length. */
-uint32_t blk_handle(struct virtio_blk *b, const struct vq_chain *c)
+uint32_t blk_handle_iov(struct virtio_blk *b, const struct vq_chain *c, struct iovec *iov)
 {
-	struct blk_req r;
+	struct blk_req r = { .iov = iov };
 	uint32_t used = 1; /* the status byte */
 	uint8_t st;
 
@@ -307,4 +308,9 @@ uint32_t blk_handle(struct virtio_blk *b, const struct vq_chain *c)
 	}
 	*r.status = st;
 	return used;
+}
+
+uint32_t blk_handle(struct virtio_blk *b, const struct vq_chain *c)
+{
+	return blk_handle_iov(b, c, b->iov);
 }
