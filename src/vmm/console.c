@@ -64,8 +64,10 @@ static size_t console_serial_tx(void *opaque, const uint8_t *buf, size_t n)
 {
 	struct console *c = opaque;
 	size_t taken = 0;
+	bool was_empty;
 
 	pthread_mutex_lock(&c->lock);
+	was_empty = !c->len;
 	while (taken < n && c->len < CONSOLE_RING_SIZE) {
 		size_t tail = (c->head + c->len) % CONSOLE_RING_SIZE;
 		size_t chunk = CONSOLE_RING_SIZE - tail;
@@ -80,7 +82,8 @@ static size_t console_serial_tx(void *opaque, const uint8_t *buf, size_t n)
 	}
 	if (taken < n)
 		c->tx_blocked = true;
-	if (taken)
+	/* The writer sleeps only on an empty ring: bytes added to a non-empty one it will see. */
+	if (taken && was_empty)
 		pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	return taken;
