@@ -47,11 +47,14 @@ struct fuzz_fdt {
 
 static struct fuzz_fdt *ff;
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
 /*
  * Replaces ASan's memcmp interceptor (a weak symbol) for the whole process, libfdt included.
  * libfdt looks every property name up in the strings table with one memcmp per byte offset, and
  * libFuzzer's hook on each call made this target five times slower; this loop's loads are still
- * checked by ASan. No coverage: it would only count string table offsets.
+ * checked by ASan. No coverage: it would only count string table offsets. (Without ASan,
+ * libFuzzer's own interceptors define memcmp.)
  */
 __attribute__((no_sanitize("coverage"))) int memcmp(const void *a, const void *b, size_t n)
 {
@@ -62,6 +65,8 @@ __attribute__((no_sanitize("coverage"))) int memcmp(const void *a, const void *b
 			return p[i] < q[i] ? -1 : 1;
 	return 0;
 }
+#endif
+#endif
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
