@@ -7,6 +7,8 @@
 #                                 one target, or all one after the other, for SECONDS (300) each,
 #                                 with a persistent corpus in .cache/fuzz/<target>
 #   run.sh repro TARGET FILE...   runs the inputs once (e.g. a crash from build-fuzz/artifacts/)
+#   run.sh cover [TARGET|all]     line and branch coverage of the code each target is for, over
+#                                 its seeds and .cache/fuzz/<target> (needs llvm-14: llvm-cov)
 #   run.sh list                   the target names
 #
 # Environment: BUILD_FUZZ (build directory, default build-fuzz), FUZZ_ARGS (more libFuzzer flags,
@@ -19,7 +21,7 @@ artifacts=$build/artifacts
 targets="virtq virtio_blk virtio_mmio serial bus loader fdt exit"
 
 usage() {
-	sed -n '3,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -121,6 +123,59 @@ long() {
 	[ -z "$failed" ] || { echo "fuzz: crashes in:$failed" >&2; exit 1; }
 }
 
+# The sources each target is for.
+sources() {
+	case $1 in
+	virtq) echo devices/virtio/queue.c ;;
+	virtio_blk) echo devices/virtio/blk_req.c devices/virtio/mmio.c devices/virtio/queue.c ;;
+	virtio_mmio) echo devices/virtio/mmio.c devices/virtio/rng.c devices/bus.c ;;
+	serial) echo devices/serial.c ;;
+	bus) echo devices/bus.c ;;
+	loader) echo arch/aarch64/loader.c util/file.c ;;
+	fdt) echo arch/aarch64/fdt.c arch/aarch64/cmdline.c arch/aarch64/layout.c ;;
+	exit) echo arch/aarch64/esr.c arch/aarch64/psci.c arch/aarch64/sysreg.c ;;
+	esac
+}
+
+tool() {
+	command -v "$1-14" || command -v "$1" ||
+		{ echo "fuzz: $1 not found (apt-get install llvm-14)" >&2; exit 1; }
+}
+
+# A build with clang's source-based coverage instead of the sanitizers, run over the corpora.
+cover() {
+	which=${1:-all}
+	[ "$which" = all ] && which=$targets
+	cbuild=$build-cov
+	profdata=$(tool llvm-profdata) llvmcov=$(tool llvm-cov)
+	if [ ! -f "$cbuild/build.ninja" ]; then
+		CC=clang meson setup "$cbuild" -Dfuzz=true -Dtests=true -Db_lundef=false \
+			-Dbuildtype=debugoptimized \
+			-Dc_args="-fprofile-instr-generate -fcoverage-mapping" \
+			-Dc_link_args=-fprofile-instr-generate >&2
+	fi
+	ninja -C "$cbuild" -j2 fuzz >&2
+	for t in $which; do
+		is_target "$t" || { echo "fuzz: unknown target '$t' (run.sh list)" >&2; exit 2; }
+		rm -f "$cbuild/$t.profraw"
+		cache=$top/.cache/fuzz/$t
+		[ -d "$cache" ] || cache=
+		LLVM_PROFILE_FILE=$cbuild/$t.profraw "$cbuild/tests/fuzz/fuzz_$t" -runs=0 \
+			$cache "$top/tests/fuzz/corpus/$t" >"$cbuild/$t.log" 2>&1
+		"$profdata" merge -o "$cbuild/$t.profdata" "$cbuild/$t.profraw"
+		files= pattern=
+		for f in $(sources "$t"); do
+			files="$files $top/src/$f"
+			pattern="$pattern|src/$f"
+		done
+		printf '%-28s %8s %8s %8s\n' "$t (${cache:+cache + }seeds)" regions lines branches
+		# shellcheck disable=SC2086 # a list of files
+		"$llvmcov" report "$cbuild/tests/fuzz/fuzz_$t" -instr-profile="$cbuild/$t.profdata" \
+			$files | grep -E "^(${pattern#|}) " |
+			awk '{ printf "  %-26s %8s %8s %8s\n", $1, $4, $10, $13 }'
+	done
+}
+
 repro() {
 	[ $# -ge 2 ] && is_target "$1" || usage
 	t=$1
@@ -135,6 +190,7 @@ shift
 case $mode in
 list) echo "$targets" | tr ' ' '\n'; exit 0 ;;
 smoke | long | repro) ;;
+cover) cover "$@"; exit 0 ;;
 *) usage ;;
 esac
 build_targets
