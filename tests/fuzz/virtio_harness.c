@@ -42,12 +42,12 @@ static unsigned fz_blk_pop_batch(struct fz_virtio *v, struct virtq **vqp)
 
 	*vqp = vq;
 	while (vq && n < BLK_BATCH) {
-		r = vq_pop(vq, &b->chains[n]);
+		r = vq_pop(vq, &b->scratch[0].chains[n]);
 		if (r < 0)
 			virtio_mmio_queue_broken(b->vm, 0);
 		if (r <= 0)
 			break;
-		fz_chain_check(v, &b->chains[n]);
+		fz_chain_check(v, &b->scratch[0].chains[n]);
 		n++;
 	}
 	return n;
@@ -63,15 +63,16 @@ static void fz_blk_notify(void *dev, unsigned q)
 
 	FUZZ_CHECK(q == 0);
 	while ((n = fz_blk_pop_batch(v, &vq))) {
+		struct blk_scratch *s = &b->scratch[0];
+
 		virtio_mmio_io_begin(b->vm);
-		for (unsigned i = 0; i < n; i++) {
-			b->used[i] = blk_handle(b, &b->chains[i]);
-			/* The device never claims more bytes than the chain lets it write. */
-			FUZZ_CHECK(b->used[i] <= b->chains[i].writable_len);
-		}
+		blk_handle_batch(b, s, n);
+		/* The device never claims more bytes than the chain lets it write. */
+		for (unsigned i = 0; i < n; i++)
+			FUZZ_CHECK(s->used[i] <= s->chains[i].writable_len);
 		virtio_mmio_io_end(b->vm);
 		for (unsigned i = 0; i < n; i++)
-			vq_push(vq, b->chains[i].head, b->used[i]);
+			vq_push(vq, s->chains[i].head, s->used[i]);
 		virtio_mmio_queue_flush(b->vm, vq);
 	}
 }
@@ -83,6 +84,7 @@ static const struct virtio_dev_ops fz_blk_ops = {
 struct fz_virtio *fz_virtio_init(void)
 {
 	struct fz_virtio *v = calloc(1, sizeof(*v));
+	const char *why;
 
 	fuzz_quiet();
 	if (!v)
@@ -92,6 +94,8 @@ struct fz_virtio *fz_virtio_init(void)
 	v->disk_fd = memfd_create(disk_name, MFD_CLOEXEC);
 	if (!v->ram || !v->blk || v->disk_fd < 0 || ftruncate(v->disk_fd, FZ_DISK_SIZE))
 		abort();
+	/* blk.c's workers have a ring where the kernel allows one; so does the harness. */
+	v->blk->scratch[0].ring = blk_ring_create(&why);
 	v->gm = (struct guest_mem){ .host = v->ram, .gpa = FZ_RAM_GPA, .size = FZ_RAM_SIZE };
 	irq_line_init(&v->irq, fz_set_level, v, 33);
 	return v;
@@ -122,7 +126,7 @@ static uint64_t fz_blk_setup(struct virtio_blk *b, int fd, bool readonly)
 		     VIRTIO_BIT(VIRTIO_BLK_F_BLK_SIZE) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH);
 
 	for (unsigned i = 0; i < BLK_BATCH; i++)
-		b->chains[i].segs = b->segs[i];
+		b->scratch[0].chains[i].segs = b->scratch[0].segs[i];
 	b->fd = fd;
 	b->readonly = readonly;
 	b->discard = !readonly;

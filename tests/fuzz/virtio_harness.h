@@ -8,7 +8,7 @@
  * the notifying thread.
  *
  * virtio-blk normally runs requests on a worker thread, which would make every run depend on
- * timing. Here the request protocol (blk_handle, blk_req.c) runs inside QueueNotify, under the
+ * timing. Here the request protocol (blk_handle_batch, blk_req.c) runs inside QueueNotify, under the
  * device lock, with the same pop-batch / handle / push / flush steps as blk.c's worker loop; the
  * transport (mmio.c) and the rings (queue.c) are the real ones.
  */

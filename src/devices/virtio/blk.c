@@ -28,7 +28,7 @@ static unsigned blk_pop_batch(struct blk_worker *w, struct virtq **vqp)
 
 	*vqp = vq;
 	while (vq && n < BLK_BATCH) {
-		r = vq_pop(vq, &w->chains[n]);
+		r = vq_pop(vq, &w->s->chains[n]);
 		if (r < 0)
 			virtio_mmio_queue_broken(b->vm, 0);
 		if (r <= 0)
@@ -57,13 +57,12 @@ static void blk_process(struct blk_worker *w)
 		virtio_mmio_unlock(vm);
 		if (n == BLK_BATCH && next)
 			event_signal(&next->help);
-		for (unsigned i = 0; i < n; i++)
-			w->used[i] = blk_handle_iov(b, &w->chains[i], w->iov);
+		blk_handle_batch(b, w->s, n);
 		virtio_mmio_lock(vm);
 		virtio_mmio_io_end(vm);
 		/* No reset can have run since the pops: it waits for io_end, and we hold the lock. */
 		for (unsigned i = 0; i < n; i++)
-			vq_push(vq, w->chains[i].head, w->used[i]);
+			vq_push(vq, w->s->chains[i].head, w->s->used[i]);
 		virtio_mmio_queue_flush(vm, vq);
 	}
 	virtio_mmio_unlock(vm);
@@ -151,8 +150,10 @@ static void blk_free(struct virtio_blk *b)
 		close(b->fd);
 	event_close(&b->kick);
 	event_close(&b->stop);
-	for (unsigned i = 0; i < BLK_WORKERS; i++)
+	for (unsigned i = 0; i < BLK_WORKERS; i++) {
 		event_close(&b->workers[i].help);
+		blk_ring_destroy(b->scratch[i].ring);
+	}
 	free(b->path);
 	free(b);
 }
@@ -242,22 +243,30 @@ static uint64_t blk_features(const struct virtio_blk *b)
 	return f;
 }
 
-/* Worker 0 waits for kicks and works in the device's own scratch; the others wait to be asked. */
+/* Worker 0 waits for kicks; the others wait to be asked. */
 static void blk_workers_init(struct virtio_blk *b)
 {
 	for (unsigned i = 0; i < BLK_WORKERS; i++) {
 		struct blk_worker *w = &b->workers[i];
-		struct blk_scratch *s = i ? &b->more[i - 1] : NULL;
 
 		w->b = b;
-		w->chains = s ? s->chains : b->chains;
-		w->used = s ? s->used : b->used;
-		w->iov = s ? s->iov : b->iov;
+		w->s = &b->scratch[i];
 		for (unsigned k = 0; k < BLK_BATCH; k++)
-			w->chains[k].segs = s ? s->segs[k] : b->segs[k];
+			w->s->chains[k].segs = w->s->segs[k];
 		w->wake = i ? &w->help : &b->kick;
 		w->help.rfd = w->help.wfd = -1;
 	}
+}
+
+/* Rings are optional: without one a worker does the same I/O one call at a time. */
+static void blk_rings_init(struct virtio_blk *b)
+{
+	const char *why = NULL;
+
+	for (unsigned i = 0; i < BLK_WORKERS; i++)
+		b->scratch[i].ring = blk_ring_create(&why);
+	if (why)
+		pr_debug("%s: no io_uring (%s): one preadv/pwritev per request", b->path, why);
 }
 
 static int blk_events_init(struct virtio_blk *b)
@@ -290,6 +299,7 @@ static int blk_setup(struct virtio_blk *b, const struct virtio_blk_params *p, st
 #endif
 	snprintf(b->serial, sizeof(b->serial), "ignition%u", p->index);
 	blk_config_init(b);
+	blk_rings_init(b);
 	r = blk_events_init(b);
 	if (r)
 		return err_set(e, r, "%s: cannot create worker events: %s", b->path, strerror(-r));

@@ -23,24 +23,43 @@
  * Workers: the first waits for the queue's kicks; one that takes a full batch wakes the next, so
  * a deep queue is served by several threads at once and a single request by one.
  */
-#define BLK_WORKERS		2
+#define BLK_WORKERS 2
+/*
+ * Reads and writes up to this size go through the worker's io_uring, where one system call for
+ * a batch saves most of their cost. Larger ones are copies more than calls, and io_uring would
+ * hand buffered writes to its own kernel threads: they run directly (measured: bench_devices).
+ */
+#define BLK_RING_MAX_BYTES	(64u * 1024)
 #define BLK_DISCARD_SEG_MAX	16u
 #define BLK_DISCARD_SECTORS_MAX 0x3fffffu
 
-/* Scratch of the workers after the first, allocated once. */
+struct blk_ring; /* io_uring (blk_ring.c) */
+
+/* A read or a write, ready to be submitted: the payload as iovecs, and its result. */
+struct blk_io {
+	struct iovec *iov;
+	int cnt;
+	bool write;
+	off_t off;
+	uint64_t len;
+	uint8_t *status;
+	int err; /* 0, or -errno */
+};
+
+/* A worker's scratch: a batch of chains, each as long as a queue allows, and their I/O. */
 struct blk_scratch {
 	struct vq_chain chains[BLK_BATCH];
 	uint32_t used[BLK_BATCH];
 	struct vq_seg segs[BLK_BATCH][BLK_QUEUE_SIZE];
-	struct iovec iov[BLK_QUEUE_SIZE];
+	/* handed out in order to the batch's requests; only the first pages are ever touched */
+	struct iovec iov[BLK_BATCH * BLK_QUEUE_SIZE];
+	struct blk_io io[BLK_BATCH];
+	struct blk_ring *ring; /* NULL: one preadv/pwritev after the other */
 };
 
 struct blk_worker {
 	struct virtio_blk *b;
-	/* its scratch: a batch of chains, each as long as a queue allows */
-	struct vq_chain *chains;
-	uint32_t *used;
-	struct iovec *iov;
+	struct blk_scratch *s;
 	/* what wakes it: the queue's kick (worker 0), or its help event, set by the worker before */
 	struct event *wake;
 	struct event help;
@@ -63,18 +82,31 @@ struct virtio_blk {
 	struct event stop;
 	struct blk_worker workers[BLK_WORKERS];
 
-	/* Worker 0's scratch (the fuzz harness runs the protocol with it too), then the others'. */
-	struct vq_chain chains[BLK_BATCH];
-	uint32_t used[BLK_BATCH];
-	struct vq_seg segs[BLK_BATCH][BLK_QUEUE_SIZE];
-	struct iovec iov[BLK_QUEUE_SIZE];
-	struct blk_scratch more[BLK_WORKERS - 1];
+	/* One per worker; the fuzz harness runs the protocol with the first. */
+	struct blk_scratch scratch[BLK_WORKERS];
 };
 
 /* Runs one request (without the device lock) and returns the used length; iov is scratch. */
 uint32_t blk_handle_iov(struct virtio_blk *b, const struct vq_chain *c, struct iovec *iov);
-/* The same with worker 0's scratch. */
-uint32_t blk_handle(struct virtio_blk *b, const struct vq_chain *c);
+/*
+ * Runs s->chains[0..n) (without the device lock) and sets s->used. With a ring, the reads and
+ * writes between two other requests go to the kernel together and, like requests in flight on
+ * any disk, have no order among themselves; a flush, discard or any other request still runs
+ * after every request before it in the batch has completed, and before any after it starts.
+ */
+void blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n);
+
+/* preadv/pwritev until done, since both may transfer less than asked; 0 or -errno. */
+int blk_rw_full(int fd, struct iovec *iov, int cnt, off_t off, bool write);
+
+/*
+ * An io_uring for one worker, or NULL (and why, in *why) when the kernel or the build has none,
+ * or IGNITION_NO_IO_URING is set. Created before the sandbox: only io_uring_enter runs later.
+ */
+struct blk_ring *blk_ring_create(const char **why);
+void blk_ring_destroy(struct blk_ring *r);
+/* Runs io[0..n) on fd at once and waits for all of them; sets each io's err. */
+void blk_ring_run(struct blk_ring *r, int fd, struct blk_io *io, unsigned n);
 
 /* fdatasync, or F_FULLFSYNC where fdatasync stops at the drive's cache. */
 int blk_sync(int fd);

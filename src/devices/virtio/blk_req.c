@@ -110,8 +110,7 @@ static int iov_writable(const struct blk_req *r, uint64_t *len)
 	return n;
 }
 
-/* preadv/pwritev until done: both may transfer less than asked. */
-static int rw_full(int fd, struct iovec *iov, int cnt, off_t off, bool write)
+int blk_rw_full(int fd, struct iovec *iov, int cnt, off_t off, bool write)
 {
 	while (cnt > 0) {
 		ssize_t n = write ? pwritev(fd, iov, cnt > IOV_MAX ? IOV_MAX : cnt, off) :
@@ -142,7 +141,9 @@ static bool range_ok(const struct virtio_blk *b, uint64_t sector, uint64_t nsect
 	return sector <= b->capacity && nsectors <= b->capacity - sector;
 }
 
-static uint8_t blk_rw(struct virtio_blk *b, const struct blk_req *r, bool write, uint32_t *used)
+/* Checks a read or write and describes it in *io; a status other than OK answers it at once. */
+static uint8_t rw_prepare(struct virtio_blk *b, const struct blk_req *r, bool write,
+			  struct blk_io *io, uint32_t *used)
 {
 	uint64_t len;
 	int n = write ? iov_readable(r, &len) : iov_writable(r, &len);
@@ -153,12 +154,34 @@ static uint8_t blk_rw(struct virtio_blk *b, const struct blk_req *r, bool write,
 		return VIRTIO_BLK_S_IOERR;
 	if (!write)
 		*used += (uint32_t)min_u64(len, UINT32_MAX - 1);
-	if (rw_full(b->fd, r->iov, n, (off_t)(r->sector * VIRTIO_BLK_SECTOR), write)) {
-		pr_warn_once("%s: %s failed at sector %llu", b->path, write ? "write" : "read",
-			     (unsigned long long)r->sector);
-		return VIRTIO_BLK_S_IOERR;
-	}
+	io->iov = r->iov;
+	io->cnt = n;
+	io->write = write;
+	io->off = (off_t)(r->sector * VIRTIO_BLK_SECTOR);
+	io->len = len;
+	io->status = r->status;
+	io->err = 0;
 	return VIRTIO_BLK_S_OK;
+}
+
+static uint8_t rw_status(struct virtio_blk *b, const struct blk_io *io)
+{
+	if (!io->err)
+		return VIRTIO_BLK_S_OK;
+	pr_warn_once("%s: %s failed at byte %llu: %s", b->path, io->write ? "write" : "read",
+		     (unsigned long long)io->off, strerror(-io->err));
+	return VIRTIO_BLK_S_IOERR;
+}
+
+static uint8_t blk_rw(struct virtio_blk *b, const struct blk_req *r, bool write, uint32_t *used)
+{
+	struct blk_io io;
+	uint8_t st = rw_prepare(b, r, write, &io, used);
+
+	if (st != VIRTIO_BLK_S_OK)
+		return st;
+	io.err = blk_rw_full(b->fd, io.iov, io.cnt, io.off, write);
+	return rw_status(b, &io);
 }
 
 int blk_sync(int fd)
@@ -310,7 +333,50 @@ uint32_t blk_handle_iov(struct virtio_blk *b, const struct vq_chain *c, struct i
 	return used;
 }
 
-uint32_t blk_handle(struct virtio_blk *b, const struct vq_chain *c)
+/* Submits the reads and writes gathered so far, waits for them, and answers them. */
+static void batch_io_run(struct virtio_blk *b, struct blk_scratch *s, unsigned n)
 {
-	return blk_handle_iov(b, c, b->iov);
+	if (!n)
+		return;
+	blk_ring_run(s->ring, b->fd, s->io, n);
+	for (unsigned i = 0; i < n; i++)
+		*s->io[i].status = rw_status(b, &s->io[i]);
+}
+
+void blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n)
+{
+	struct iovec *iov = s->iov;
+	unsigned nr_io = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		const struct vq_chain *c = &s->chains[i];
+		struct blk_req r = { .iov = iov };
+		struct blk_io *io = &s->io[nr_io];
+		bool write;
+		uint8_t st;
+
+		if (!s->ring || !req_parse(c, &r) ||
+		    (r.type != VIRTIO_BLK_T_IN && r.type != VIRTIO_BLK_T_OUT)) {
+			batch_io_run(b, s, nr_io);
+			nr_io = 0;
+			s->used[i] = blk_handle_iov(b, c, s->iov);
+			iov = s->iov;
+			continue;
+		}
+		write = r.type == VIRTIO_BLK_T_OUT;
+		s->used[i] = 1; /* the status byte */
+		st = rw_prepare(b, &r, write, io, &s->used[i]);
+		if (st != VIRTIO_BLK_S_OK) {
+			*r.status = st;
+			continue;
+		}
+		if (io->len > BLK_RING_MAX_BYTES) {
+			io->err = blk_rw_full(b->fd, io->iov, io->cnt, io->off, write);
+			*r.status = rw_status(b, io);
+			continue;
+		}
+		iov += io->cnt;
+		nr_io++;
+	}
+	batch_io_run(b, s, nr_io);
 }
