@@ -2,7 +2,9 @@
 /*
  * virtio-blk on a real temporary image, driven through the test-side driver: data compared
  * byte for byte with the file, read-only images, range checks, malformed requests, image locks
- * and open errors, discard/write-zeroes, a deep queue, and a reset while the worker is busy.
+ * and open errors, discard/write-zeroes, deep queues, batches mixing I/O with flushes, an image
+ * that shrinks, and a reset while the worker is busy. meson runs it twice: with the workers'
+ * io_uring where the kernel has one, and with IGNITION_NO_IO_URING (one preadv/pwritev each).
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -595,6 +597,122 @@ static void test_deep_queue(void **state)
 		expect_pattern(f, vdrv_ptr(d, f->buf + 4096 * (uint64_t)i), sectors[i] * 512, 4096);
 }
 
+/* Waits for every used element of heads[0..n), with the statuses and used lengths they got. */
+static void wait_all(struct vdrv *d, const int *heads, int n, uint8_t *status, uint32_t *lens)
+{
+	int done = 0;
+
+	while (done < n) {
+		uint32_t isr, id, len;
+
+		assert_int_equal(vdrv_wait_irq(d, 5000, &isr), 0);
+		while (vdrv_get_used(d, 0, &id, &len)) {
+			int k = 0;
+
+			while (k < n && heads[k] != (int)id)
+				k++;
+			assert_true(k < n);
+			status[k] = vdrv_blk_status(d, (uint16_t)id);
+			lens[k] = len;
+			done++;
+		}
+	}
+}
+
+/*
+ * 128 writes of distinct 4 KiB blocks in flight at once (batches of reads and writes go to the
+ * kernel together), each landing in the image byte for byte.
+ */
+static void test_deep_queue_writes(void **state)
+{
+	struct fixture *f = *state;
+	struct vdrv *d = &f->d;
+	int heads[128];
+	uint8_t status[128];
+	uint32_t lens[128];
+	uint8_t *p = vdrv_ptr(d, f->buf);
+
+	for (int i = 0; i < 128; i++) {
+		/* blocks 0, 7, 14, ... wrap around the 1024 blocks of the image: all distinct */
+		uint64_t block = (uint64_t)i * 7 % (IMG_SIZE / 4096);
+		struct vdrv_buf b = { .gpa = f->buf + 4096 * (uint64_t)i, .len = 4096 };
+
+		memset(p + 4096 * i, 0x80 + i, 4096);
+		heads[i] = vdrv_blk_submit(d, VIRTIO_BLK_T_OUT, block * 8, &b, 1, true);
+		assert_true(heads[i] >= 0);
+	}
+	vdrv_notify(d, 0);
+	wait_all(d, heads, 128, status, lens);
+	for (int i = 0; i < 128; i++) {
+		assert_int_equal(status[i], VIRTIO_BLK_S_OK);
+		assert_int_equal(lens[i], 1);
+		expect_file(f, (uint64_t)i * 7 % (IMG_SIZE / 4096) * 4096, p + 4096 * i, 4096);
+	}
+}
+
+/*
+ * One notification, one batch: write, flush, read of the same sector, GET_ID, write again.
+ * Every request that is not a read or write waits for the I/O before it, and the I/O after it
+ * waits for it: the read sees the first write, the image ends with the second.
+ */
+static void test_mixed_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct vdrv *d = &f->d;
+	uint8_t *p = vdrv_ptr(d, f->buf);
+	struct vdrv_buf w1 = { .gpa = f->buf, .len = 4096 };
+	struct vdrv_buf rd = { .gpa = f->buf + 4096, .len = 4096, .write = true };
+	struct vdrv_buf id = { .gpa = f->buf + 8192, .len = VIRTIO_BLK_ID_BYTES, .write = true };
+	struct vdrv_buf w2 = { .gpa = f->buf + 12288, .len = 4096 };
+	int heads[5];
+	uint8_t status[5];
+	uint32_t lens[5];
+
+	memset(p, 0xa1, 4096);
+	memset(p + 4096, 0, 4096);
+	memset(p + 12288, 0xb2, 4096);
+	heads[0] = vdrv_blk_submit(d, VIRTIO_BLK_T_OUT, 16, &w1, 1, false);
+	heads[1] = vdrv_blk_submit(d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, false);
+	heads[2] = vdrv_blk_submit(d, VIRTIO_BLK_T_IN, 16, &rd, 1, false);
+	heads[3] = vdrv_blk_submit(d, VIRTIO_BLK_T_GET_ID, 0, &id, 1, false);
+	heads[4] = vdrv_blk_submit(d, VIRTIO_BLK_T_OUT, 16, &w2, 1, false);
+	for (int i = 0; i < 5; i++)
+		assert_true(heads[i] >= 0);
+	vdrv_notify(d, 0);
+	wait_all(d, heads, 5, status, lens);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(status[i], VIRTIO_BLK_S_OK);
+	assert_int_equal(lens[2], 4097);
+	for (int i = 0; i < 4096; i++)
+		if (p[4096 + i] != 0xa1)
+			fail_msg("the read after the flush missed the write before it (byte %d)",
+				 i);
+	assert_memory_equal(p + 8192, "ignition0", 10);
+	expect_file(f, 16 * 512, p + 12288, 4096);
+}
+
+/*
+ * The image shrinks under the running device (someone truncated it): reads beyond the new end
+ * fail with IOERR instead of returning stale or uninitialised guest memory, and the rest works.
+ */
+static void test_image_shrinks(void **state)
+{
+	struct fixture *f = *state;
+	struct vdrv *d = &f->d;
+	uint8_t *p = vdrv_ptr(d, f->buf);
+	uint32_t used;
+
+	assert_int_equal(ftruncate(f->fd, IMG_SIZE / 2), 0);
+	assert_int_equal(blk_req(f, VIRTIO_BLK_T_IN, CAPACITY - 8, f->buf, 4096, true, &used),
+			 VIRTIO_BLK_S_IOERR);
+	/* a read across the new end: its first half exists, the rest does not */
+	assert_int_equal(blk_req(f, VIRTIO_BLK_T_IN, CAPACITY / 2 - 4, f->buf, 4096, true, &used),
+			 VIRTIO_BLK_S_IOERR);
+	assert_int_equal(blk_req(f, VIRTIO_BLK_T_IN, 8, f->buf, 4096, true, &used),
+			 VIRTIO_BLK_S_OK);
+	expect_pattern(f, p, 8 * 512, 4096);
+}
+
 static bool all_zero(const uint8_t *p, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -700,6 +818,9 @@ int main(void)
 		T(test_open_errors),
 		T(test_discard_write_zeroes),
 		T(test_deep_queue),
+		T(test_deep_queue_writes),
+		T(test_mixed_batch),
+		T(test_image_shrinks),
 		T(test_reset_during_io),
 		T(test_shutdown),
 	};
