@@ -31,6 +31,7 @@ boot1() {
 		check "boot1: interrupts counting" '^0 uart=[1-9][0-9]* virtio=[1-9][0-9]*$' "$result"
 		run BLOB "$blob" 120
 		check "boot1: 4 MiB file written and synced" '^0 [0-9a-f]{64} +/root/e2e-blob$' "$result"
+		check "boot1: the disk's workers have their io_uring" '^2$' "$(uring_fds)"
 		record "VALUE blob_sha256 $(echo "$result" | cut -d' ' -f2)"
 		send poweroff
 		wait_exit=120
@@ -53,6 +54,15 @@ fd_modes() {
 		esac
 	done
 	echo "${modes# }"
+}
+
+# uring_fds: how many io_uring instances the VMM holds (one per virtio-blk worker)
+uring_fds() {
+	n=0
+	for f in /proc/$vm_pid/fd/*; do
+		[ "$(readlink "$f")" = "anon_inode:[io_uring]" ] && n=$((n + 1))
+	done
+	echo $n
 }
 
 # check_same NAME BEFORE AFTER: PASS when the two strings are equal
