@@ -5,7 +5,7 @@
  *   bench_devices throughput [--size-mib N] [--dir D] [--only NAME-SUBSTRING]
  *	virtio-blk through the test driver against raw pread/pwrite of the same access pattern
  *	on the same file, in the same run, page cache warm for both: 4 KiB random reads and
- *	1 MiB sequential reads and writes. Best of three alternating runs each.
+ *	writes, 1 MiB sequential reads and writes. Best of five alternating runs each.
  *   bench_devices mmio uart|virtio N
  *	N guest MMIO accesses through bus_write/bus_read (a UART THR write, or a virtio-mmio
  *	InterruptStatus read); run under callgrind with N and with 0 to count instructions per
@@ -33,7 +33,7 @@
 #define RUNS	 5
 #define QUEUE	 256
 
-enum pattern { RAND_READ_4K, SEQ_READ_1M, SEQ_WRITE_1M };
+enum pattern { RAND_READ_4K, RAND_WRITE_4K, SEQ_READ_1M, SEQ_WRITE_1M };
 
 struct job {
 	enum pattern pat;
@@ -44,6 +44,7 @@ struct job {
 
 static const struct job jobs[] = {
 	{ RAND_READ_4K, "4 KiB random read", 4096, 64 },
+	{ RAND_WRITE_4K, "4 KiB random write", 4096, 64 },
 	{ SEQ_READ_1M, "1 MiB sequential read", SZ_1M, 8 },
 	{ SEQ_WRITE_1M, "1 MiB sequential write", SZ_1M, 8 },
 };
@@ -110,21 +111,27 @@ static void file_create(struct bench *b, const char *dir)
 	free(chunk);
 }
 
+static bool is_write(const struct job *j)
+{
+	return j->pat == RAND_WRITE_4K || j->pat == SEQ_WRITE_1M;
+}
+
 static void pattern_make(struct bench *b, const struct job *j)
 {
 	unsigned seed = 12345;
 
-	b->nr_ops = j->pat == RAND_READ_4K ? b->size / j->bs / 2 : b->size / j->bs;
+	bool random = j->pat == RAND_READ_4K || j->pat == RAND_WRITE_4K;
+
+	b->nr_ops = random ? b->size / j->bs / 2 : b->size / j->bs;
 	for (size_t i = 0; i < b->nr_ops; i++)
-		b->offs[i] = j->pat == RAND_READ_4K ?
-				     (uint64_t)(rand_r(&seed) % (b->size / j->bs)) * j->bs :
-				     (uint64_t)i * j->bs;
+		b->offs[i] = random ? (uint64_t)(rand_r(&seed) % (b->size / j->bs)) * j->bs :
+				      (uint64_t)i * j->bs;
 }
 
 /* The same buffers as the virtio side, in the same rotation, so both touch as much memory. */
 static struct sample run_raw(struct bench *b, const struct job *j)
 {
-	bool write = j->pat == SEQ_WRITE_1M;
+	bool write = is_write(j);
 	double t = now(), c = clock_s(CLOCK_THREAD_CPUTIME_ID);
 
 	for (size_t i = 0; i < b->nr_ops; i++) {
@@ -143,9 +150,9 @@ static void virtio_submit(struct bench *b, const struct job *j, size_t op, unsig
 	struct vdrv_buf buf = {
 		.gpa = b->bufs + (uint64_t)slot * j->bs,
 		.len = j->bs,
-		.write = j->pat != SEQ_WRITE_1M,
+		.write = !is_write(j),
 	};
-	uint32_t type = j->pat == SEQ_WRITE_1M ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+	uint32_t type = is_write(j) ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
 
 	if (vdrv_blk_submit(&b->d, type, b->offs[op] / 512, &buf, 1, true) < 0) {
 		fprintf(stderr, "bench_devices: ring full\n");

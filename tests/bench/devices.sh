@@ -14,6 +14,10 @@ ninja -C "$build" -j2 tests/bench/bench_devices >/dev/null
 bench=$build/tests/bench/bench_devices
 
 "$bench" throughput --size-mib "${BENCH_SIZE_MIB:-256}"
+# The 4 KiB rows again with one preadv/pwritev per request instead of the workers' io_uring.
+echo "the 4 KiB rows without io_uring (IGNITION_NO_IO_URING=1):"
+IGNITION_NO_IO_URING=1 "$bench" throughput --size-mib "${BENCH_SIZE_MIB:-256}" --only "4 KiB" |
+	sed -n 's/^4 KiB/no io_uring: 4 KiB/p'
 echo
 
 # Instructions of the whole program with n accesses minus the same program with none.

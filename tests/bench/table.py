@@ -147,6 +147,15 @@ def disk_rows(t, devices, dds):
         if name in devices:
             raw, vio, r = devices[name]
             t.add(f"4 disk model: {name}, MB/s", vio, raw, r, "≥ 0.90", r >= 0.9, "raw")
+    if "4 KiB random write" in devices:
+        raw, vio, r = devices["4 KiB random write"]
+        t.add("4 disk model: 4 KiB random write, MB/s", vio, raw, r, "", None, "raw")
+    for name in ("4 KiB random read", "4 KiB random write"):
+        if name in devices and "no io_uring: " + name in devices:
+            vio = devices[name][1]
+            raw, slow, _ = devices["no io_uring: " + name]
+            t.add(f"4 disk model: {name}, with io_uring vs without, MB/s", vio, slow,
+                  ratio(vio, slow), "", None, "no io_uring")
     for bs in ("1M", "4k"):
         speeds = {}
         for who in ("dd-ignition", "dd-qemu", "dd-ignition-nonotify"):
