@@ -1,8 +1,36 @@
 // SPDX-License-Identifier: MIT
 #include "util/thread.h"
 
+/* What the new thread needs, on its creator's stack until the thread has taken it. */
+struct thread_start {
+	void *(*fn)(void *);
+	void *arg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool started;
+};
+
+static void *thread_trampoline(void *opaque)
+{
+	struct thread_start *s = opaque;
+	void *(*fn)(void *) = s->fn;
+	void *arg = s->arg;
+
+	pthread_mutex_lock(&s->lock);
+	s->started = true;
+	pthread_cond_signal(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return fn(arg);
+}
+
 int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
 {
+	struct thread_start s = {
+		.fn = fn,
+		.arg = arg,
+		.lock = PTHREAD_MUTEX_INITIALIZER,
+		.cond = PTHREAD_COND_INITIALIZER,
+	};
 	pthread_attr_t attr;
 	int r = pthread_attr_init(&attr);
 
@@ -10,7 +38,15 @@ int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
 		return r;
 	r = pthread_attr_setstacksize(&attr, THREAD_STACK_SIZE);
 	if (!r)
-		r = pthread_create(thread, &attr, fn, arg);
+		r = pthread_create(thread, &attr, thread_trampoline, &s);
 	pthread_attr_destroy(&attr);
-	return r;
+	if (r)
+		return r;
+	pthread_mutex_lock(&s.lock);
+	while (!s.started)
+		pthread_cond_wait(&s.cond, &s.lock);
+	pthread_mutex_unlock(&s.lock);
+	pthread_cond_destroy(&s.cond);
+	pthread_mutex_destroy(&s.lock);
+	return 0;
 }

@@ -3,6 +3,7 @@
 #define IGNITION_UTIL_THREAD_H
 
 #include <pthread.h>
+#include <stdbool.h>
 
 /*
  * The VMM's threads (vCPUs, device workers, the console writer) run short call chains and keep
@@ -13,7 +14,12 @@
  */
 #define THREAD_STACK_SIZE (256 * 1024)
 
-/* pthread_create() with that stack size; returns 0 or a positive errno as pthread_create does. */
+/*
+ * pthread_create() with that stack size, returning once the thread runs: a thread's start-up
+ * (glibc's set_robust_list and rseq) must not happen after the seccomp filter is installed,
+ * which it could when the new thread got no CPU before the filter (the VMM was then killed
+ * with SIGSYS, one x86 null-backend run in seven). Returns 0 or a positive errno.
+ */
 int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg);
 
 #endif
