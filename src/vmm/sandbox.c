@@ -8,9 +8,11 @@
 #include "vmm/sandbox.h"
 
 #if HAVE_SECCOMP
+#include <malloc.h>
 #include <seccomp.h>
 #include <termios.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 
 #include "vmm/console.h"
 
@@ -87,6 +89,14 @@ int sandbox_install(const unsigned long *runtime_ioctls, struct errbuf *e)
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSYS, &sa, NULL);
+#ifdef M_ARENA_MAX
+	/*
+	 * A thread's first malloc may create an arena, and glibc reads
+	 * /sys/devices/system/cpu/online to size their number: an open() the filter refuses.
+	 * Threads that first allocate from now on share the existing arenas instead.
+	 */
+	mallopt(M_ARENA_MAX, 1);
+#endif
 #ifdef SANITIZED_BUILD
 	/*
 	 * LeakSanitizer's exit-time check ptraces us from a new thread after reading /proc, all of
@@ -108,6 +118,13 @@ int sandbox_install(const unsigned long *runtime_ioctls, struct errbuf *e)
 			continue;
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 	}
+	/*
+	 * glibc grows a thread's malloc arena with mprotect(PROT_READ | PROT_WRITE); making memory
+	 * executable is never needed once the VMM runs.
+	 */
+	if (r == 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(mprotect), 1,
+				     SCMP_A2(SCMP_CMP_MASKED_EQ, PROT_EXEC, 0));
 	if (r == 0)
 		r = sandbox_allow_ioctl(ctx, TCGETS);
 	if (r == 0)
