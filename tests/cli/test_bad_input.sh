@@ -24,6 +24,12 @@ image "$W/badmagic" 1048576 10 'XRMd'
 image "$W/bigendian" 1048576 11 'ARMd'
 image "$W/huge" 2147483648 10 'ARMd'
 head -c 40 "$W/Image" >"$W/truncated"
+# a partial copy of an EFI-stub Image: "MZ", the PE header at 0x40 with one section whose raw
+# data runs to 0x101000, and the file stops at 4096 bytes
+cp "$W/Image" "$W/partial"
+printf 'MZ' | dd of="$W/partial" conv=notrunc 2>/dev/null
+printf '\100\000\000\000PE\000\000\000\000\001' | dd of="$W/partial" bs=1 seek=60 conv=notrunc 2>/dev/null
+printf '\000\000\020\000\000\020\000\000' | dd of="$W/partial" bs=1 seek=104 conv=notrunc 2>/dev/null
 : >"$W/empty"
 gzip -c "$W/Image" >"$W/Image.gz"
 # flip bytes in the middle of the deflate stream
@@ -72,6 +78,7 @@ N="--backend null --quiet"
 case_ kernel-missing "nope: " $N --kernel "$W/nope"
 case_ kernel-empty "empty" $N --kernel "$W/empty"
 case_ kernel-truncated "truncated" $N --kernel "$W/truncated"
+case_ kernel-partial-copy "partial: truncated" $N --kernel "$W/partial"
 case_ kernel-bad-magic "magic" $N --kernel "$W/badmagic"
 case_ kernel-big-endian "big-endian" $N --kernel "$W/bigendian"
 case_ kernel-directory "adir" $N --kernel "$W/adir"

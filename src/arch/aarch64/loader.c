@@ -62,6 +62,58 @@ int arm64_image_parse(const uint8_t *buf, size_t len, const char *name,
 	return 0;
 }
 
+/* PE/COFF offsets (the EFI stub's header inside an arm64 Image). */
+#define PE_OFFSET_FIELD	 0x3c
+#define PE_NR_SECTIONS	 6
+#define PE_OPT_SIZE	 20
+#define PE_COFF_SIZE	 24
+#define PE_SECTION_SIZE	 40
+#define PE_SECT_RAW_SIZE 16
+#define PE_SECT_RAW_PTR	 20
+#define PE_MAX_SECTIONS	 96
+
+/*
+ * The file's real length, when an EFI stub's PE header (in the first `have` bytes) says so: the
+ * end of the last section's raw data. 0 when there is no such header or it lies outside `have`:
+ * image_size cannot tell a short file from BSS, so only the PE header can.
+ */
+static uint64_t pe_raw_end(const uint8_t *buf, size_t have)
+{
+	uint64_t pe, sect, end = 0;
+	unsigned nr;
+
+	if (have < ARM64_IMAGE_HEADER_SIZE || buf[0] != 'M' || buf[1] != 'Z')
+		return 0;
+	pe = get_le32(buf + PE_OFFSET_FIELD);
+	if (pe > have || have - pe < PE_COFF_SIZE || memcmp(buf + pe, "PE\0\0", 4))
+		return 0;
+	nr = get_le16(buf + pe + PE_NR_SECTIONS);
+	sect = pe + PE_COFF_SIZE + get_le16(buf + pe + PE_OPT_SIZE);
+	if (!nr || nr > PE_MAX_SECTIONS || sect > have || (have - sect) / PE_SECTION_SIZE < nr)
+		return 0;
+	for (unsigned i = 0; i < nr; i++) {
+		const uint8_t *sh = buf + sect + (uint64_t)i * PE_SECTION_SIZE;
+		uint64_t raw_end =
+			(uint64_t)get_le32(sh + PE_SECT_RAW_PTR) + get_le32(sh + PE_SECT_RAW_SIZE);
+
+		end = max_u64(end, raw_end);
+	}
+	return end;
+}
+
+/* A file that ends before its own PE header's sections do was cut short (a partial copy). */
+static int image_check_complete(const uint8_t *buf, size_t have, uint64_t file_bytes,
+				const char *name, struct errbuf *e)
+{
+	uint64_t want = pe_raw_end(buf, have);
+
+	if (want > file_bytes)
+		return err_set(e, -ENOEXEC,
+			       "%s: truncated (%llu bytes; its PE header says the Image is %llu)",
+			       name, (unsigned long long)file_bytes, (unsigned long long)want);
+	return 0;
+}
+
 static int ram_check_limit(const struct guest_ram *ram, uint64_t limit, struct errbuf *e)
 {
 	if (limit < ram->gpa || limit - ram->gpa > ram->size)
@@ -198,6 +250,10 @@ static int kernel_gunzip(struct gunzip *g, const struct guest_ram *ram, uint64_t
 			       g->name, mib(limit - k->entry), (unsigned long long)limit);
 	k->file_bytes = n + rest;
 	k->image_size = max_u64(k->image_size, k->file_bytes);
+	ret = image_check_complete(ram_host(ram, k->entry), (size_t)min_u64(k->file_bytes, SZ_4K),
+				   k->file_bytes, g->name, e);
+	if (ret)
+		return ret;
 	k->gzip = true;
 	return 0;
 }
@@ -226,6 +282,8 @@ int kernel_load_buf(const uint8_t *buf, size_t len, const char *name, const stru
 	if (is_gzip(buf, len))
 		return kernel_load_gzip(buf, len, name, ram, limit, k, e);
 	ret = arm64_image_parse(buf, len, name, &hdr, e);
+	if (!ret)
+		ret = image_check_complete(buf, len, len, name, e);
 	if (!ret)
 		ret = kernel_place(&hdr, len, name, ram, limit, k, e);
 	if (ret)
@@ -289,6 +347,8 @@ static int kernel_read_image(int fd, uint64_t size, const uint8_t *head, size_t 
 
 	ret = arm64_image_parse(head, head_len, path, &hdr, e);
 	if (!ret)
+		ret = image_check_complete(head, head_len, size, path, e);
+	if (!ret)
 		ret = kernel_place(&hdr, size, path, ram, limit, k, e);
 	if (ret)
 		return ret;
@@ -313,7 +373,7 @@ static int kernel_read_image(int fd, uint64_t size, const uint8_t *head, size_t 
 static int kernel_open_load(const char *path, const struct guest_ram *ram, uint64_t limit,
 			    uint64_t page, struct kernel_image *k, struct errbuf *e)
 {
-	uint8_t head[ARM64_IMAGE_HEADER_SIZE];
+	uint8_t head[SZ_4K]; /* the Image header and the PE header after it */
 	size_t head_len;
 	uint64_t size;
 	int fd, ret;

@@ -343,6 +343,73 @@ static void test_bad_images(void **state)
 	free(img);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* The EFI stub's PE header at 0x40, as in Debian's Image: two sections of raw data in the file. */
+static void pe_make(uint8_t *img, uint32_t text_ptr, uint32_t text_len, uint32_t data_ptr,
+		    uint32_t data_len)
+{
+	uint8_t *pe = img + 0x40, *sect = pe + 24;
+
+	put32(img + 60, 0x40);
+	memset(pe, 0, 24 + 2 * 40);
+	memcpy(pe, "PE\0\0", 4);
+	pe[6] = 2; /* sections; no optional header (its size at +20 stays 0) */
+	put32(sect + 16, text_len);
+	put32(sect + 20, text_ptr);
+	put32(sect + 40 + 16, data_len);
+	put32(sect + 40 + 20, data_ptr);
+}
+
+/*
+ * A partial copy of an EFI-stub Image still has a valid header, and image_size cannot tell its
+ * missing tail from BSS: the PE section table can. Refused by every load path, RAM untouched.
+ */
+static void test_truncated_pe_image(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 0x8000, cut = 0x6000, gz_len;
+	uint8_t *img = image_make(len, 0, MiB(1), DEBIAN_FLAGS), *gz;
+	struct kernel_image k;
+	struct errbuf e;
+	char want[256];
+
+	pe_make(img, 0x1000, 0x3000, 0x4000, 0x4000);
+	file_write(f->path, img, len);
+	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), 0);
+	assert_int_equal(k.file_bytes, len);
+	memset(f->ram.host, SENTINEL, len);
+
+	file_write(f->path, img, cut);
+	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), -ENOEXEC);
+	snprintf(want, sizeof(want),
+		 "%s: truncated (24576 bytes; its PE header says the Image is "
+		 "32768)",
+		 f->path);
+	assert_string_equal(e.msg, want);
+	assert_true(ram_is(f, RAM_BASE, SENTINEL, len));
+
+	assert_int_equal(kernel_load_buf(img, cut, "buf", &f->ram, ram_end(f), &k, &e), -ENOEXEC);
+	assert_string_equal(e.msg, "buf: truncated (24576 bytes; its PE header says the Image is "
+				   "32768)");
+
+	gz = gzip_make(img, cut, &gz_len);
+	file_write(f->path, gz, gz_len);
+	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), -ENOEXEC);
+	assert_string_equal(e.msg, want);
+	free(gz);
+
+	/* Without a PE header a short Image is taken as it is: the rest is BSS. */
+	memset(img + 0x40, 0, 4);
+	file_write(f->path, img, cut);
+	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), 0);
+	free(img);
+}
+
 static void test_bad_files(void **state)
 {
 	struct fixture *f = *state;
@@ -650,6 +717,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_fit_uses_image_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_too_large_for_ram, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_images, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_truncated_pe_image, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_text_offset, setup, teardown),
