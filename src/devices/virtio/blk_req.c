@@ -370,7 +370,7 @@ void blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n)
 			*r.status = st;
 			continue;
 		}
-		if (io->len > BLK_RING_MAX_BYTES) {
+		if (write || io->len > BLK_RING_MAX_BYTES) {
 			io->err = blk_rw_full(b->fd, io->iov, io->cnt, io->off, write);
 			*r.status = rw_status(b, io);
 			continue;

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: MIT
 /*
- * A virtio-blk worker's io_uring: the reads and writes of a batch go to the kernel in one system
- * call, where preadv/pwritev take one each. Without liburing (macOS, or a build without it),
- * with io_uring refused by the kernel or a container's filter, or with IGNITION_NO_IO_URING set,
- * there is no ring and the worker calls preadv/pwritev.
+ * A virtio-blk worker's io_uring: the small reads of a batch (blk_req.c chooses) go to the
+ * kernel in one system call, where preadv takes one each. Without liburing (macOS, or a build
+ * without it), with io_uring refused by the kernel or a container's filter, or with
+ * IGNITION_NO_IO_URING set, there is no ring and the worker calls preadv/pwritev.
  */
 #include <errno.h>
 #include <stdlib.h>
