@@ -620,8 +620,8 @@ static void wait_all(struct vdrv *d, const int *heads, int n, uint8_t *status, u
 }
 
 /*
- * 128 writes of distinct 4 KiB blocks in flight at once (batches of reads and writes go to the
- * kernel together), each landing in the image byte for byte.
+ * 128 writes of distinct 4 KiB blocks in flight at once, served in batches by both workers,
+ * each landing in the image byte for byte.
  */
 static void test_deep_queue_writes(void **state)
 {
