@@ -18,23 +18,41 @@
 #include "util/log.h"
 #include "util/thread.h"
 
-/* Takes up to BLK_BATCH chains (locked); 0 when there is nothing to do or the device stopped. */
-static unsigned blk_pop_batch(struct blk_worker *w, struct virtq **vqp)
+/*
+ * Takes up to BLK_BATCH chains (locked); 0 when there is nothing to do or the device stopped.
+ * Reads stop at BLK_BATCH_BYTES, so large ones complete one by one while the guest refills the
+ * queue, and *more then wakes another worker to read alongside. Writes do neither: two threads
+ * writing one image contend for its inode lock (bench_devices, 1 MiB writes: 0.8x of raw with
+ * two writers and small batches, 0.95x as one batch by one writer; 1 MiB reads 0.75-0.88x ->
+ * 0.85-0.98x).
+ */
+static unsigned blk_pop_batch(struct blk_worker *w, struct virtq **vqp, bool *more)
 {
 	struct virtio_blk *b = w->b;
 	struct virtq *vq = virtio_mmio_queue(b->vm, 0);
+	uint64_t bytes = 0;
 	unsigned n = 0;
+	bool writes = false;
 	int r;
 
 	*vqp = vq;
-	while (vq && n < BLK_BATCH) {
-		r = vq_pop(vq, &w->s->chains[n]);
+	*more = true;
+	while (vq && n < BLK_BATCH && (bytes < BLK_BATCH_BYTES || writes)) {
+		struct vq_chain *c = &w->s->chains[n];
+
+		r = vq_pop(vq, c);
 		if (r < 0)
 			virtio_mmio_queue_broken(b->vm, 0);
-		if (r <= 0)
+		if (r <= 0) {
+			*more = false;
 			break;
+		}
+		bytes += c->readable_len + c->writable_len;
+		/* a payload the guest sends: a write (or discard), not only the header */
+		writes |= c->readable_len > VIRTIO_BLK_HDR_BYTES;
 		n++;
 	}
+	*more = *more && !writes;
 	return n;
 }
 
@@ -42,6 +60,7 @@ static unsigned blk_pop_batch(struct blk_worker *w, struct virtq **vqp)
  * Drains the queue. The lock is held for ring work only; the I/O runs between io_begin and
  * io_end, so a reset waits for the batch and vCPUs never wait for the disk. A full batch means
  * the guest keeps a deep queue: the next worker is woken to take batches alongside this one.
+ * Read batches stop at BLK_BATCH_BYTES (blk_pop_batch).
  */
 static void blk_process(struct blk_worker *w)
 {
@@ -50,12 +69,13 @@ static void blk_process(struct blk_worker *w)
 	struct blk_worker *next = w + 1 < b->workers + BLK_WORKERS ? w + 1 : NULL;
 	struct virtq *vq;
 	unsigned n;
+	bool more;
 
 	virtio_mmio_lock(vm);
-	while ((n = blk_pop_batch(w, &vq))) {
+	while ((n = blk_pop_batch(w, &vq, &more))) {
 		virtio_mmio_io_begin(vm);
 		virtio_mmio_unlock(vm);
-		if (n == BLK_BATCH && next)
+		if (more && next)
 			event_signal(&next->help);
 		blk_handle_batch(b, w->s, n);
 		virtio_mmio_lock(vm);

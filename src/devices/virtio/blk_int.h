@@ -18,7 +18,8 @@
  * (one index store, one interrupt decision), and a reset waits for at most this many requests
  * per worker.
  */
-#define BLK_BATCH 16
+#define BLK_BATCH	16
+#define BLK_BATCH_BYTES (256u * 1024)
 /*
  * Workers: the first waits for the queue's kicks; one that takes a full batch wakes the next, so
  * a deep queue is served by several threads at once and a single request by one.
