@@ -99,6 +99,8 @@ uint32_t blk_handle_iov(struct virtio_blk *b, const struct vq_chain *c, struct i
  */
 void blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n);
 
+/* Drops the first n bytes of an iovec array (after a short transfer). */
+void blk_iov_skip(struct iovec **iov, int *cnt, size_t n);
 /* preadv/pwritev until done, since both may transfer less than asked; 0 or -errno. */
 int blk_rw_full(int fd, struct iovec *iov, int cnt, off_t off, bool write);
 

@@ -110,6 +110,19 @@ static int iov_writable(const struct blk_req *r, uint64_t *len)
 	return n;
 }
 
+void blk_iov_skip(struct iovec **iov, int *cnt, size_t n)
+{
+	while (*cnt && n >= (*iov)->iov_len) {
+		n -= (*iov)->iov_len;
+		(*iov)++;
+		(*cnt)--;
+	}
+	if (*cnt && n) {
+		(*iov)->iov_base = (uint8_t *)(*iov)->iov_base + n;
+		(*iov)->iov_len -= n;
+	}
+}
+
 int blk_rw_full(int fd, struct iovec *iov, int cnt, off_t off, bool write)
 {
 	while (cnt > 0) {
@@ -123,15 +136,7 @@ int blk_rw_full(int fd, struct iovec *iov, int cnt, off_t off, bool write)
 		if (n == 0)
 			return -EIO; /* the image shrank under us */
 		off += n;
-		while (cnt && (size_t)n >= iov->iov_len) {
-			n -= (ssize_t)iov->iov_len;
-			iov++;
-			cnt--;
-		}
-		if (cnt) {
-			iov->iov_base = (uint8_t *)iov->iov_base + n;
-			iov->iov_len -= (size_t)n;
-		}
+		blk_iov_skip(&iov, &cnt, (size_t)n);
 	}
 	return 0;
 }

@@ -56,20 +56,6 @@ void blk_ring_destroy(struct blk_ring *r)
 	free(r);
 }
 
-/* Drops the first n bytes of an iovec array. */
-static void iov_skip(struct iovec **iov, int *cnt, size_t n)
-{
-	while (*cnt && n >= (*iov)->iov_len) {
-		n -= (*iov)->iov_len;
-		(*iov)++;
-		(*cnt)--;
-	}
-	if (*cnt && n) {
-		(*iov)->iov_base = (char *)(*iov)->iov_base + n;
-		(*iov)->iov_len -= n;
-	}
-}
-
 /* A completion: done, or the rest (after a short transfer or a retryable error) the slow way. */
 static void io_complete(int fd, struct blk_io *io, int res)
 {
@@ -82,7 +68,7 @@ static void io_complete(int fd, struct blk_io *io, int res)
 		return;
 	}
 	if (res > 0)
-		iov_skip(&io->iov, &io->cnt, (size_t)res);
+		blk_iov_skip(&io->iov, &io->cnt, (size_t)res);
 	io->err = blk_rw_full(fd, io->iov, io->cnt, io->off + (res > 0 ? res : 0), io->write);
 }
 
