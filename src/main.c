@@ -13,6 +13,7 @@
 #include "hv/hv.h"
 #include "util/log.h"
 #include "vmm/config.h"
+#include "vmm/options.h"
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
 
@@ -29,6 +30,16 @@ static const char usage[] =
 	"                     \",ro\" opens it read-only\n"
 	"  --smp N            vCPUs (default 1)\n"
 	"  --mem MiB          guest RAM in MiB (default 512)\n"
+	"  --net MODE[,mac=MAC][,hostfwd=...]\n"
+	"                     a NIC (eth0, eth1, ... in order): user (default, NAT;\n"
+	"                     hostfwd=tcp:[ADDR]:HOSTPORT-:GUESTPORT), tap=IFNAME,\n"
+	"                     stream=PATH, dgram=PATH, or none\n"
+	"  --vsock cid=N,socket=PATH\n"
+	"                     host<->guest sockets (Firecracker's unix-socket protocol)\n"
+	"  --fs tag=TAG,path=DIR[,ro]\n"
+	"                     share a host directory (mount -t virtiofs TAG /mnt)\n"
+	"  --cpu pmu=on|off,sve=on|off,pauth=on|off\n"
+	"                     vCPU features (default: what the host has)\n"
 	"  --cmdline STR      kernel command line, replacing the default\n"
 	"  --append STR       text added to the kernel command line\n"
 	"  --dump-dtb PATH    write the device tree these options boot with, and exit\n"
@@ -56,6 +67,10 @@ enum {
 	OPT_APPEND,
 	OPT_DUMP_DTB,
 	OPT_NO_RNG,
+	OPT_NET,
+	OPT_VSOCK,
+	OPT_FS,
+	OPT_CPU,
 	OPT_NO_SECCOMP,
 	OPT_BACKEND,
 	OPT_QUIET,
@@ -73,6 +88,10 @@ static const struct option options[] = {
 	{ "append", required_argument, NULL, OPT_APPEND },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "no-rng", no_argument, NULL, OPT_NO_RNG },
+	{ "net", required_argument, NULL, OPT_NET },
+	{ "vsock", required_argument, NULL, OPT_VSOCK },
+	{ "fs", required_argument, NULL, OPT_FS },
+	{ "cpu", required_argument, NULL, OPT_CPU },
 	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "backend", required_argument, NULL, OPT_BACKEND },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
@@ -199,6 +218,18 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg, struct errbu
 		case OPT_NO_RNG:
 			cfg->rng = false;
 			break;
+		case OPT_NET:
+			r = options_parse_net(optarg, cfg, e);
+			break;
+		case OPT_VSOCK:
+			r = options_parse_vsock(optarg, cfg, e);
+			break;
+		case OPT_FS:
+			r = options_parse_fs(optarg, cfg, e);
+			break;
+		case OPT_CPU:
+			r = options_parse_cpu(optarg, cfg, e);
+			break;
 		case OPT_NO_SECCOMP:
 			cfg->seccomp = false;
 			break;
@@ -228,7 +259,7 @@ static int parse_args(int argc, char **argv, struct vm_config *cfg, struct errbu
 		return err_set(e, -EINVAL, "unexpected argument '%s' (see --help)", argv[optind]);
 	if (!cfg->kernel)
 		return err_set(e, -EINVAL, "--kernel PATH is required (see --help)");
-	return 0;
+	return options_finish(cfg, e);
 }
 
 int main(int argc, char **argv)

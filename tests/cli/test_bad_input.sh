@@ -103,6 +103,31 @@ case_ option-missing-value "--mem" $N --kernel "$W/Image" --mem
 case_ no-kernel "--kernel" $N
 case_ stray-argument "stray" $N --kernel "$W/Image" stray
 case_ dump-dtb-missing-dir "nodir" --kernel "$W/Image" --dump-dtb "$W/nodir/out.dtb"
+case_ cpu-unknown-key "--cpu: unknown option 'turbo'" $N --kernel "$W/Image" --cpu turbo=on
+case_ cpu-bad-value "--cpu pmu=maybe" $N --kernel "$W/Image" --cpu pmu=maybe
+case_ net-unknown-mode "unknown option 'bogus'" $N --kernel "$W/Image" --net bogus
+case_ net-bad-mac "mac=52:54:zz" $N --kernel "$W/Image" --net user,mac=52:54:zz:00:00:01
+case_ net-multicast-mac "multicast" $N --kernel "$W/Image" --net user,mac=01:00:5e:00:00:01
+case_ net-bad-hostfwd "hostfwd=tcp:2222" $N --kernel "$W/Image" --net user,hostfwd=tcp:2222
+case_ net-hostfwd-port-range "hostfwd=tcp::70000-:22" $N --kernel "$W/Image" \
+	--net user,hostfwd=tcp::70000-:22
+case_ net-hostfwd-on-tap "hostfwd needs user" $N --kernel "$W/Image" \
+	--net tap=tap0,hostfwd=tcp::2222-:22
+case_ net-tap-no-name "--net tap" $N --kernel "$W/Image" --net tap
+case_ vsock-no-cid "cid=N is required" $N --kernel "$W/Image" --vsock socket="$W/v.sock"
+case_ vsock-cid-2 "--vsock cid=2" $N --kernel "$W/Image" --vsock cid=2,socket="$W/v.sock"
+case_ vsock-no-socket "socket=PATH is required" $N --kernel "$W/Image" --vsock cid=3
+case_ vsock-twice "only one" $N --kernel "$W/Image" --vsock cid=3,socket="$W/a.sock" \
+	--vsock cid=4,socket="$W/b.sock"
+case_ fs-no-tag "tag=TAG is required" $N --kernel "$W/Image" --fs path="$W/adir"
+case_ fs-empty-tag "tag=TAG is required" $N --kernel "$W/Image" --fs tag=,path="$W/adir"
+case_ fs-long-tag "longer than 36" $N --kernel "$W/Image" \
+	--fs tag=0123456789012345678901234567890123456,path="$W/adir"
+case_ fs-duplicate-tag "given twice" $N --kernel "$W/Image" --fs tag=a,path="$W/adir" \
+	--fs tag=a,path="$W/adir"
+case_ fs-missing-path "nope" $N --kernel "$W/Image" --fs tag=a,path="$W/nope"
+case_ fs-path-not-dir "not a directory" $N --kernel "$W/Image" --fs tag=a,path="$W/Image"
+case_ fs-no-path "path=DIR is required" $N --kernel "$W/Image" --fs tag=a
 case_ backend-unknown "--backend bogus" --kernel "$W/Image" --backend bogus
 
 # Another process holds the image, as a running ignition does (flock on writable disks).
