@@ -7,6 +7,26 @@
 #include "build_config.h"
 #include "vmm/sandbox.h"
 
+int sandbox_allow_syscalls(struct sandbox_rules *r, const char *const *names)
+{
+	for (; names && *names; names++) {
+		if (r->nr_syscalls == SANDBOX_MAX_EXTRA)
+			return -ENOSPC;
+		r->syscalls[r->nr_syscalls++] = *names;
+	}
+	return 0;
+}
+
+int sandbox_allow_ioctls(struct sandbox_rules *r, const unsigned long *requests)
+{
+	for (; requests && *requests; requests++) {
+		if (r->nr_ioctls == SANDBOX_MAX_EXTRA)
+			return -ENOSPC;
+		r->ioctls[r->nr_ioctls++] = *requests;
+	}
+	return 0;
+}
+
 #if HAVE_SECCOMP
 #include <malloc.h>
 #include <seccomp.h>
@@ -81,7 +101,16 @@ bool sandbox_available(void)
 	return true;
 }
 
-int sandbox_install(const unsigned long *runtime_ioctls, struct errbuf *e)
+static int sandbox_allow_name(scmp_filter_ctx ctx, const char *name)
+{
+	int nr = seccomp_syscall_resolve_name(name);
+
+	if (nr == __NR_SCMP_ERROR || nr < 0)
+		return 0;
+	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
+}
+
+int sandbox_install(const struct sandbox_rules *rules, struct errbuf *e)
 {
 	struct sigaction sa = { .sa_sigaction = sandbox_violation, .sa_flags = SA_SIGINFO };
 	scmp_filter_ctx ctx;
@@ -111,13 +140,10 @@ int sandbox_install(const unsigned long *runtime_ioctls, struct errbuf *e)
 	/* Every thread, vCPUs and device workers included, gets the same filter. */
 	r = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
 	for (size_t i = 0; r == 0 && i < sizeof(allowed_syscalls) / sizeof(*allowed_syscalls);
-	     i++) {
-		int nr = seccomp_syscall_resolve_name(allowed_syscalls[i]);
-
-		if (nr == __NR_SCMP_ERROR || nr < 0)
-			continue;
-		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
-	}
+	     i++)
+		r = sandbox_allow_name(ctx, allowed_syscalls[i]);
+	for (unsigned i = 0; r == 0 && rules && i < rules->nr_syscalls; i++)
+		r = sandbox_allow_name(ctx, rules->syscalls[i]);
 	/*
 	 * glibc grows a thread's malloc arena with mprotect(PROT_READ | PROT_WRITE); making memory
 	 * executable is never needed once the VMM runs.
@@ -129,8 +155,8 @@ int sandbox_install(const unsigned long *runtime_ioctls, struct errbuf *e)
 		r = sandbox_allow_ioctl(ctx, TCGETS);
 	if (r == 0)
 		r = sandbox_allow_ioctl(ctx, TCSETS);
-	for (const unsigned long *req = runtime_ioctls; r == 0 && req && *req; req++)
-		r = sandbox_allow_ioctl(ctx, *req);
+	for (unsigned i = 0; r == 0 && rules && i < rules->nr_ioctls; i++)
+		r = sandbox_allow_ioctl(ctx, rules->ioctls[i]);
 	if (r == 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);
@@ -147,7 +173,7 @@ bool sandbox_available(void)
 	return false;
 }
 
-int sandbox_install(const unsigned long *runtime_ioctls, struct errbuf *e)
+int sandbox_install(const struct sandbox_rules *rules, struct errbuf *e)
 {
 	return err_set(e, -ENOSYS, "this build has no sandbox (run with --no-seccomp)");
 }

@@ -12,10 +12,26 @@
  * be opened, no process or thread created, no memory made executable afterwards. A forbidden call
  * kills the process with SIGSYS after one line on stderr.
  *
- * ioctls: terminal get/set (to restore the terminal) plus the backend's runtime_ioctls
- * (0-terminated; may be NULL).
+ * The base list is what every VMM does (sandbox.c); the rules add what this machine's hypervisor
+ * backend and configured devices need on top (a network backend's sockets, a shared folder's file
+ * calls), so the filter grows only by what is configured. ioctls: terminal get/set (to restore
+ * the terminal) plus rules->ioctls.
  */
-int sandbox_install(const unsigned long *runtime_ioctls, struct errbuf *e);
+#define SANDBOX_MAX_EXTRA 96
+
+struct sandbox_rules {
+	const char *syscalls[SANDBOX_MAX_EXTRA]; /* names, as libseccomp resolves them */
+	unsigned nr_syscalls;
+	unsigned long ioctls[SANDBOX_MAX_EXTRA];
+	unsigned nr_ioctls;
+};
+
+/* Adds a NULL-ended list of system call names (duplicates are fine). -ENOSPC when full. */
+int sandbox_allow_syscalls(struct sandbox_rules *r, const char *const *names);
+/* Adds a 0-ended list of ioctl requests (may be NULL). -ENOSPC when full. */
+int sandbox_allow_ioctls(struct sandbox_rules *r, const unsigned long *requests);
+
+int sandbox_install(const struct sandbox_rules *rules, struct errbuf *e);
 
 /* True when this build can sandbox (Linux with libseccomp). */
 bool sandbox_available(void);

@@ -133,10 +133,66 @@ static int vm_add_virtio(struct vm *vm, struct virtio_mmio *dev, struct errbuf *
 	return 0;
 }
 
+struct evloop *vm_evloop(struct vm *vm, struct errbuf *e)
+{
+	if (!vm->loop && evloop_create(&vm->loop, e) < 0)
+		return NULL;
+	return vm->loop;
+}
+
+/*
+ * The virtio devices a config asks for, in slot order (disks first, so the root disk is vda).
+ * Each kind says how many the config wants, builds one, and names what its host side needs from
+ * the sandbox; vm.c knows no device beyond this table (kvmtool's idea of registering devices).
+ */
+struct vm_device_kind {
+	const char *name;
+	unsigned (*count)(const struct vm_config *cfg);
+	struct virtio_mmio *(*create)(struct vm *vm, unsigned index, struct irq_line *irq,
+				      struct errbuf *e);
+	/* Optional: what index's host side does once the sandbox is on. */
+	int (*sandbox)(const struct vm_config *cfg, unsigned index, struct sandbox_rules *rules);
+};
+
+static unsigned blk_count(const struct vm_config *cfg)
+{
+	return cfg->nr_disks;
+}
+
+static struct virtio_mmio *blk_create(struct vm *vm, unsigned index, struct irq_line *irq,
+				      struct errbuf *e)
+{
+	struct virtio_blk_params p = {
+		.path = vm->cfg->disks[index].path,
+		.readonly = vm->cfg->disks[index].readonly,
+		.index = index,
+	};
+
+	return virtio_blk_create(&p, &vm->gm, irq, e);
+}
+
+static unsigned rng_count(const struct vm_config *cfg)
+{
+	return cfg->rng ? 1 : 0;
+}
+
+static struct virtio_mmio *rng_create(struct vm *vm, unsigned index, struct irq_line *irq,
+				      struct errbuf *e)
+{
+	return virtio_rng_create(&vm->gm, irq, e);
+}
+
+static const struct vm_device_kind vm_device_kinds[] = {
+	{ .name = "virtio-blk", .count = blk_count, .create = blk_create },
+	{ .name = "virtio-rng", .count = rng_count, .create = rng_create },
+};
+
+#define VM_NR_DEVICE_KINDS (sizeof(vm_device_kinds) / sizeof(vm_device_kinds[0]))
+
 static int vm_create_devices(struct vm *vm, struct errbuf *e)
 {
 	const struct vm_config *cfg = vm->cfg;
-	struct virtio_mmio *dev;
+	unsigned wanted = 0;
 	int r;
 
 	irq_line_init(&vm->uart_irq, vm_set_spi, vm, SPI_INTID(UART_SPI));
@@ -150,37 +206,43 @@ static int vm_create_devices(struct vm *vm, struct errbuf *e)
 		return r;
 	console_attach(&vm->console, vm->serial);
 
-	if (cfg->nr_disks + (cfg->rng ? 1 : 0) > VIRTIO_MMIO_SLOTS)
+	for (unsigned k = 0; k < VM_NR_DEVICE_KINDS; k++)
+		wanted += vm_device_kinds[k].count(cfg);
+	if (wanted > VIRTIO_MMIO_SLOTS)
 		return err_set(e, -EINVAL, "too many devices: %u virtio-mmio slots", VIRTIO_MMIO_SLOTS);
-	for (unsigned i = 0; i < cfg->nr_disks; i++) {
-		struct virtio_blk_params p = {
-			.path = cfg->disks[i].path,
-			.readonly = cfg->disks[i].readonly,
-			.index = i,
-		};
-		unsigned slot = vm->nr_virtio;
+	for (unsigned k = 0; k < VM_NR_DEVICE_KINDS; k++) {
+		const struct vm_device_kind *kind = &vm_device_kinds[k];
 
-		irq_line_init(&vm->virtio_irq[slot], vm_set_spi, vm,
-			      SPI_INTID(layout_virtio_spi(slot)));
-		dev = virtio_blk_create(&p, &vm->gm, &vm->virtio_irq[slot], e);
-		if (!dev)
-			return -EINVAL;
-		r = vm_add_virtio(vm, dev, e);
-		if (r < 0)
-			return r;
-	}
-	if (cfg->rng) {
-		unsigned slot = vm->nr_virtio;
+		for (unsigned i = 0; i < kind->count(cfg); i++) {
+			unsigned slot = vm->nr_virtio;
+			struct virtio_mmio *dev;
 
-		irq_line_init(&vm->virtio_irq[slot], vm_set_spi, vm,
-			      SPI_INTID(layout_virtio_spi(slot)));
-		dev = virtio_rng_create(&vm->gm, &vm->virtio_irq[slot], e);
-		if (!dev)
-			return -EINVAL;
-		r = vm_add_virtio(vm, dev, e);
-		if (r < 0)
-			return r;
+			irq_line_init(&vm->virtio_irq[slot], vm_set_spi, vm,
+				      SPI_INTID(layout_virtio_spi(slot)));
+			dev = kind->create(vm, i, &vm->virtio_irq[slot], e);
+			if (!dev)
+				return -EINVAL;
+			r = vm_add_virtio(vm, dev, e);
+			if (r < 0)
+				return r;
+		}
 	}
+	return 0;
+}
+
+/* The base filter plus what the hypervisor backend and each configured device need. */
+static int vm_sandbox_rules(const struct vm *vm, struct sandbox_rules *rules, struct errbuf *e)
+{
+	int r = sandbox_allow_ioctls(rules, vm->caps.runtime_ioctls);
+
+	for (unsigned k = 0; r == 0 && k < VM_NR_DEVICE_KINDS; k++) {
+		const struct vm_device_kind *kind = &vm_device_kinds[k];
+
+		for (unsigned i = 0; r == 0 && kind->sandbox && i < kind->count(vm->cfg); i++)
+			r = kind->sandbox(vm->cfg, i, rules);
+	}
+	if (r < 0)
+		return err_set(e, r, "sandbox: too many rules");
 	return 0;
 }
 
@@ -323,6 +385,8 @@ static void vm_free(struct vm *vm)
 	}
 	if (vm->serial)
 		serial_destroy(vm->serial);
+	/* After the devices, whose host sides unregister from it as they go. */
+	evloop_destroy(vm->loop);
 	bus_destroy(&vm->bus);
 	if (vm->hvm)
 		vm->hv->vm_destroy(vm->hvm);
@@ -523,10 +587,17 @@ int vm_run(const struct vm_config *cfg, const struct hv_ops *hv, struct errbuf *
 		if (r < 0)
 			err_set(e, r, "cannot start the console thread");
 	}
+	if (r == 0 && vm->loop)
+		r = evloop_start(vm->loop, e);
 	if (r == 0)
 		r = vcpus_start(vm, e);
-	if (r == 0 && cfg->seccomp)
-		r = sandbox_install(vm->caps.runtime_ioctls, e);
+	if (r == 0 && cfg->seccomp) {
+		struct sandbox_rules rules = { .nr_syscalls = 0 };
+
+		r = vm_sandbox_rules(vm, &rules, e);
+		if (r == 0)
+			r = sandbox_install(&rules, e);
+	}
 	if (r == 0) {
 		vcpus_go(vm);
 		vm_main_loop(vm);
@@ -540,6 +611,8 @@ int vm_run(const struct vm_config *cfg, const struct hv_ops *hv, struct errbuf *
 		vcpus_kick_all(vm);
 		vcpus_join(vm);
 	}
+	/* No host-side callback runs while devices shut down. */
+	evloop_stop(vm->loop);
 	for (unsigned i = 0; i < vm->nr_virtio; i++)
 		virtio_mmio_shutdown(vm->virtio[i]);
 	console_stop(&vm->console);

@@ -19,6 +19,7 @@
 #include "devices/virtio/mmio.h"
 #include "hv/hv.h"
 #include "util/event.h"
+#include "util/evloop.h"
 #include "vmm/config.h"
 #include "vmm/console.h"
 
@@ -70,6 +71,8 @@ struct vm {
 
 	struct console console;
 	struct psci_ctx psci;
+	/* Host-side I/O of network and socket devices; created by the first device that asks. */
+	struct evloop *loop;
 
 	struct vcpu *vcpus;
 	unsigned nr_vcpus;
@@ -95,6 +98,9 @@ static inline bool vm_stopping(struct vm *vm)
 {
 	return atomic_load_explicit(&vm->state, memory_order_acquire) != VM_RUNNING;
 }
+
+/* The VM's event loop, created on first use (device creation); NULL with e set on failure. */
+struct evloop *vm_evloop(struct vm *vm, struct errbuf *e);
 
 /* Creates every vCPU on its own thread and finalises the VM; none runs before vcpus_go(). */
 int vcpus_start(struct vm *vm, struct errbuf *e);

@@ -68,6 +68,7 @@ static int run_child(enum probe probe)
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		struct errbuf e;
+		struct sandbox_rules rules = { .nr_syscalls = 0 };
 		struct termios t;
 		char c = 'x';
 		int go[2];
@@ -85,7 +86,8 @@ static int run_child(enum probe probe)
 		if ((probe == PROBE_THREAD_EXIT || probe == PROBE_THREAD_START) &&
 		    (pipe(go) || thread_create(&th, late_thread, &go[0])))
 			_exit(102);
-		if (sandbox_install(allowed_ioctls, &e) < 0)
+		if (sandbox_allow_ioctls(&rules, allowed_ioctls) < 0 ||
+		    sandbox_install(&rules, &e) < 0)
 			_exit(100);
 		/* the thread works and exits under the filter (glibc unregisters rseq then) */
 		if ((probe == PROBE_THREAD_EXIT || probe == PROBE_THREAD_START) &&
