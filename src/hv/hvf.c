@@ -25,10 +25,15 @@
 
 /* PSTATE at boot: EL1h with D, A, I and F masked, as Linux's arm64 boot protocol asks. */
 #define CPSR_EL1H_DAIF 0x3c5
+/*
+ * HV_EXISTS of the macOS 26 SDK (err_local | err_sub(0xba5) | 8), which newer systems return for
+ * a second VM. The 15.x SDKs lack the name, so the value is spelled out here.
+ */
+#define HVF_EXISTS ((hv_return_t)(0xfae94000u | 0x08))
 
 const char *hvf_strerror(hv_return_t r)
 {
-	switch ((uint32_t)r) {
+	switch (r) {
 	case HV_SUCCESS:
 		return "HV_SUCCESS";
 	case HV_ERROR:
@@ -45,7 +50,7 @@ const char *hvf_strerror(hv_return_t r)
 		return "HV_NO_DEVICE";
 	case HV_DENIED:
 		return "HV_DENIED";
-	case HV_EXISTS:
+	case HVF_EXISTS:
 		return "HV_EXISTS";
 	case HV_UNSUPPORTED:
 		return "HV_UNSUPPORTED";
@@ -55,9 +60,9 @@ const char *hvf_strerror(hv_return_t r)
 
 static int hvf_errno(hv_return_t r)
 {
-	switch ((uint32_t)r) {
+	switch (r) {
 	case HV_BUSY:
-	case HV_EXISTS:
+	case HVF_EXISTS:
 		return -EBUSY;
 	case HV_BAD_ARGUMENT:
 		return -EINVAL;
@@ -156,9 +161,9 @@ static int hvf_probe(struct hv_caps *caps, struct errbuf *e)
 
 static int hvf_vm_create_failed(hv_return_t r, struct errbuf *e)
 {
-	switch ((uint32_t)r) {
+	switch (r) {
 	case HV_BUSY:
-	case HV_EXISTS:
+	case HVF_EXISTS:
 		return err_set(e, -EBUSY, "hv_vm_create failed (%s): this process already has a VM",
 			       hvf_strerror(r));
 	case HV_UNSUPPORTED:
