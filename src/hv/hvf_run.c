@@ -290,7 +290,14 @@ static int hvf_handle_exit(struct hv_vcpu *v, struct hv_exit *exit, struct errbu
 		v->vtimer_masked = true; /* HVF did it; hvf_sync_vtimer lifts it */
 		return HVF_CONTINUE;
 	case HV_EXIT_REASON_CANCELED:
-		atomic_store(&v->kicked, false);
+		/*
+		 * hv_vcpus_exit() is sticky: a kick that found the vCPU outside hv_vcpu_run was
+		 * reported through v->kicked already, and its request then cancels the next run as
+		 * well. That cancel is stale; the guest runs on. A fresh kick sets v->kicked before
+		 * it asks HVF, so it is never mistaken for a stale one.
+		 */
+		if (!atomic_exchange(&v->kicked, false))
+			return HVF_CONTINUE;
 		exit->reason = HV_EXIT_CANCELED;
 		return 0;
 	}
@@ -359,7 +366,10 @@ void hvf_kick(struct hv_vcpu *v)
 	hv_return_t r;
 
 	atomic_store(&v->kicked, true);
-	/* Sticky: a vCPU that is not in the guest now leaves its next hv_vcpu_run at once. */
+	/*
+	 * Sticky: a vCPU that is not in the guest now leaves its next hv_vcpu_run at once, and
+	 * hvf_handle_exit() drops that cancel if the flag was consumed in between.
+	 */
 	r = hv_vcpus_exit(&v->id, 1);
 	if (r != HV_SUCCESS)
 		pr_warn_once("hv_vcpus_exit failed: %s", hvf_strerror(r));
