@@ -32,6 +32,8 @@ struct hv_vm {
 	bool gic;
 	uint64_t gicr_base;
 	uint64_t gicr_size;
+	/* Guest faults turned into exceptions so far, for a bounded log. */
+	atomic_uint faults;
 	/* One guest counter for every vCPU: Linux wants CNTVOFF equal on all CPUs. */
 	uint64_t vtimer_offset;
 	mach_timebase_info_data_t timebase;

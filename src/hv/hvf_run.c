@@ -10,6 +10,10 @@
  * see them. QEMU instead sleeps in pselect() until an IPI signal, which it can send because its
  * GIC lives in userspace; libkrun blocks on a channel that only its userspace GIC feeds. Sleeps
  * shorter than PARK_MIN_NS are not worth a context switch (QEMU measured ~2 ms on M1).
+ *
+ * What cannot be emulated (a load or store without a valid syndrome, a table walk or an
+ * instruction fetch outside RAM, any other trapped class) is the guest's fault, not the VMM's:
+ * the guest gets the exception real hardware or KVM would give it, and the VM runs on.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +30,8 @@
 #define PARK_MAX_NS		10000000ull
 #define PARK_MIN_NS		2000000ull
 #define SMCCC_RET_NOT_SUPPORTED ((uint64_t)-1)
+/* Guest faults logged per VM; a guest stuck faulting must not flood stderr. */
+#define FAULTS_LOGGED		8
 /* The exit handlers' "dealt with here, run the guest again". */
 #define HVF_CONTINUE 1
 
@@ -147,6 +153,67 @@ static int hvf_sync_vtimer(struct hv_vcpu *v, struct errbuf *e)
 	return 0;
 }
 
+/* ---- exceptions the guest gets instead of emulation ---- */
+
+static int hvf_set_sys(struct hv_vcpu *v, hv_sys_reg_t reg, uint64_t val, struct errbuf *e)
+{
+	hv_return_t r = hv_vcpu_set_sys_reg(v->id, reg, val);
+
+	return r == HV_SUCCESS ? 0 : hvf_fail(e, r, "hv_vcpu_set_sys_reg");
+}
+
+static void hvf_log_fault(struct hv_vcpu *v, const char *what, uint64_t pc,
+			  const struct esr_el1_entry *t)
+{
+	const hv_vcpu_exit_exception_t *x = &v->exit->exception;
+	unsigned n = atomic_fetch_add(&v->vm->faults, 1);
+
+	if (n < FAULTS_LOGGED)
+		pr_warn("vCPU %u: %s at PC %#llx, address %#llx (IPA %#llx, ESR %#llx): the guest gets "
+			"%s",
+			v->index, what, (unsigned long long)pc, (unsigned long long)x->virtual_address,
+			(unsigned long long)x->physical_address, (unsigned long long)x->syndrome,
+			t->far_valid ? "an external abort" : "an undefined instruction");
+	else if (n == FAULTS_LOGGED)
+		pr_warn("vCPU %u: further guest faults are not logged", v->index);
+}
+
+/*
+ * Enters the guest's EL1 synchronous vector as the CPU would: syndrome, fault address, return
+ * address and old PSTATE in the EL1 registers, then PSTATE and PC of the handler.
+ */
+static int hvf_inject(struct hv_vcpu *v, const char *what, uint64_t pc, struct errbuf *e)
+{
+	const hv_vcpu_exit_exception_t *x = &v->exit->exception;
+	uint64_t cpsr, sctlr, vbar;
+	struct esr_el1_entry t;
+	int r;
+
+	r = hvf_get(v, HV_REG_CPSR, &cpsr, e);
+	if (r == 0)
+		r = hvf_get_sys(v, HV_SYS_REG_SCTLR_EL1, &sctlr, e);
+	if (r == 0)
+		r = hvf_get_sys(v, HV_SYS_REG_VBAR_EL1, &vbar, e);
+	if (r < 0)
+		return r;
+	esr_el1_exception(x->syndrome, x->virtual_address, pc, cpsr, sctlr, vbar, &t);
+	r = hvf_set_sys(v, HV_SYS_REG_ESR_EL1, t.esr, e);
+	if (r == 0 && t.far_valid)
+		r = hvf_set_sys(v, HV_SYS_REG_FAR_EL1, t.far, e);
+	if (r == 0)
+		r = hvf_set_sys(v, HV_SYS_REG_ELR_EL1, t.elr, e);
+	if (r == 0)
+		r = hvf_set_sys(v, HV_SYS_REG_SPSR_EL1, t.spsr, e);
+	if (r == 0)
+		r = hvf_set(v, HV_REG_CPSR, t.cpsr, e);
+	if (r == 0)
+		r = hvf_set(v, HV_REG_PC, t.pc, e);
+	if (r < 0)
+		return r;
+	hvf_log_fault(v, what, pc, &t);
+	return HVF_CONTINUE;
+}
+
 /* ---- exits ---- */
 
 static int hvf_dabt(struct hv_vcpu *v, const struct esr_exit *d, uint64_t pc, struct hv_exit *exit,
@@ -157,9 +224,7 @@ static int hvf_dabt(struct hv_vcpu *v, const struct esr_exit *d, uint64_t pc, st
 	int r;
 
 	if (a->s1ptw)
-		return err_set(e, -EFAULT,
-			       "vCPU %u: guest page tables at IPA %#llx are not in RAM (PC %#llx)",
-			       v->index, (unsigned long long)a->ipa, (unsigned long long)pc);
+		return hvf_inject(v, "a page table walk outside RAM", pc, e);
 	if (a->cm) { /* cache maintenance by VA on a device: nothing is cached */
 		r = hvf_set(v, HV_REG_PC, pc + d->pc_advance, e);
 		return r < 0 ? r : HVF_CONTINUE;
@@ -247,6 +312,7 @@ static int hvf_wfx(struct hv_vcpu *v, const struct esr_exit *d, uint64_t pc, str
 static int hvf_exception(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf *e)
 {
 	const hv_vcpu_exit_exception_t *x = &v->exit->exception;
+	struct errbuf de;
 	struct esr_exit d;
 	uint64_t pc;
 	int r;
@@ -254,9 +320,9 @@ static int hvf_exception(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf 
 	r = hvf_get(v, HV_REG_PC, &pc, e);
 	if (r < 0)
 		return r;
-	r = esr_decode(x->syndrome, x->virtual_address, x->physical_address, pc, &d, e);
-	if (r < 0)
-		return r;
+	/* Decoding fails only for a load or store without a valid syndrome. */
+	if (esr_decode(x->syndrome, x->virtual_address, x->physical_address, pc, &d, &de) < 0)
+		return hvf_inject(v, "an access without a valid syndrome", pc, e);
 	switch (d.kind) {
 	case ESR_KIND_DABT:
 		return hvf_dabt(v, &d, pc, exit, e);
@@ -271,11 +337,9 @@ static int hvf_exception(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf 
 	case ESR_KIND_OTHER:
 		break;
 	}
-	return err_set(
-		e, -EIO,
-		"vCPU %u: unhandled guest exception EC %#x (ESR %#llx) at PC %#llx, FAR %#llx, IPA %#llx",
-		v->index, d.ec, (unsigned long long)x->syndrome, (unsigned long long)pc,
-		(unsigned long long)x->virtual_address, (unsigned long long)x->physical_address);
+	return hvf_inject(v, d.ec == ESR_EC_IABT_LOW ? "an instruction fetch outside RAM" :
+						     "an exception the VMM does not emulate",
+			  pc, e);
 }
 
 static int hvf_handle_exit(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf *e)
