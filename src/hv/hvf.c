@@ -361,9 +361,61 @@ static void hvf_check_redistributor(struct hv_vcpu *v, uint64_t mpidr)
 	}
 }
 
+/*
+ * The EL1 context a CPU powers on with. PSCI CPU_ON after CPU_OFF reuses the HVF vCPU, which still
+ * holds what the guest left in it (MMU and caches on, its vectors, page tables and timer); the
+ * entry point is physical and expects them off, like the boot CPU's first instruction.
+ */
+static const hv_sys_reg_t hvf_fresh_regs[HVF_FRESH_SYSREGS] = {
+	HV_SYS_REG_SCTLR_EL1, /* first: hvf_save_fresh() turns its MMU and caches off */	   HV_SYS_REG_CPACR_EL1,   HV_SYS_REG_TTBR0_EL1,
+	HV_SYS_REG_TTBR1_EL1,	   HV_SYS_REG_TCR_EL1,	   HV_SYS_REG_MAIR_EL1,
+	HV_SYS_REG_AMAIR_EL1,	   HV_SYS_REG_VBAR_EL1,	   HV_SYS_REG_CONTEXTIDR_EL1,
+	HV_SYS_REG_SPSR_EL1,	   HV_SYS_REG_ELR_EL1,	   HV_SYS_REG_ESR_EL1,
+	HV_SYS_REG_FAR_EL1,	   HV_SYS_REG_AFSR0_EL1,   HV_SYS_REG_AFSR1_EL1,
+	HV_SYS_REG_PAR_EL1,	   HV_SYS_REG_SP_EL0,	   HV_SYS_REG_SP_EL1,
+	HV_SYS_REG_TPIDR_EL0,	   HV_SYS_REG_TPIDRRO_EL0, HV_SYS_REG_TPIDR_EL1,
+	HV_SYS_REG_CNTKCTL_EL1,	   HV_SYS_REG_CNTV_CTL_EL0, HV_SYS_REG_CNTV_CVAL_EL0,
+	HV_SYS_REG_MDSCR_EL1,
+};
+
+/* SCTLR_EL1.M, .C and .I: MMU, data and instruction caches (Arm ARM D19.2.118). */
+#define SCTLR_MMU_CACHES ((1ull << 0) | (1ull << 2) | (1ull << 12))
+
+static int hvf_save_fresh(struct hv_vcpu *v, struct errbuf *e)
+{
+	hv_return_t r = HV_SUCCESS;
+
+	for (unsigned i = 0; i < HVF_FRESH_SYSREGS && r == HV_SUCCESS; i++)
+		r = hv_vcpu_get_sys_reg(v->id, hvf_fresh_regs[i], &v->fresh_sys[i]);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_get_reg(v->id, HV_REG_FPCR, &v->fresh_fpcr);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_get_reg(v->id, HV_REG_FPSR, &v->fresh_fpsr);
+	/* Off whatever HVF reports, as the boot protocol wants them. */
+	v->fresh_sys[0] &= ~SCTLR_MMU_CACHES;
+	return r == HV_SUCCESS ? 0 : hvf_fail(e, r, "reading a new vCPU's registers");
+}
+
+static hv_return_t hvf_restore_fresh(struct hv_vcpu *v)
+{
+	hv_return_t r = HV_SUCCESS;
+
+	for (unsigned i = 0; i < HVF_FRESH_SYSREGS && r == HV_SUCCESS; i++)
+		r = hv_vcpu_set_sys_reg(v->id, hvf_fresh_regs[i], v->fresh_sys[i]);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_set_reg(v->id, HV_REG_FPCR, v->fresh_fpcr);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_set_reg(v->id, HV_REG_FPSR, v->fresh_fpsr);
+	/* X1..X30 are UNKNOWN at reset: zero beats leaking the last context into the next. */
+	for (unsigned i = 1; i <= 30 && r == HV_SUCCESS; i++)
+		r = hv_vcpu_set_reg(v->id, (hv_reg_t)(HV_REG_X0 + i), 0);
+	return r;
+}
+
 static int hvf_vcpu_setup(struct hv_vcpu *v, uint64_t mpidr, struct errbuf *e)
 {
 	hv_return_t r;
+	int ret;
 
 	/* Before anything asks the GIC about this vCPU: the redistributor is found by affinity. */
 	r = hv_vcpu_set_sys_reg(v->id, HV_SYS_REG_MPIDR_EL1, mpidr);
@@ -372,6 +424,9 @@ static int hvf_vcpu_setup(struct hv_vcpu *v, uint64_t mpidr, struct errbuf *e)
 	r = hv_vcpu_set_vtimer_offset(v->id, v->vm->vtimer_offset);
 	if (r != HV_SUCCESS)
 		return hvf_fail(e, r, "hv_vcpu_set_vtimer_offset");
+	ret = hvf_save_fresh(v, e);
+	if (ret < 0)
+		return ret;
 	if (__builtin_available(macOS 15, *))
 		hvf_check_redistributor(v, mpidr);
 	return 0;
@@ -443,7 +498,9 @@ static int hvf_vcpu_set_boot(struct hv_vcpu *v, uint64_t pc, uint64_t x0, struct
 	if (!hvf_owner(v, "vcpu_set_boot"))
 		return err_set(e, -EPERM, "hvf: vCPU %u used from a foreign thread", v->index);
 	v->mmio_read_pending = false;
-	r = hv_vcpu_set_reg(v->id, HV_REG_CPSR, CPSR_EL1H_DAIF);
+	r = hvf_restore_fresh(v);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_set_reg(v->id, HV_REG_CPSR, CPSR_EL1H_DAIF);
 	if (r == HV_SUCCESS)
 		r = hv_vcpu_set_reg(v->id, HV_REG_PC, pc);
 	if (r == HV_SUCCESS)

@@ -21,6 +21,8 @@
 
 #define HVF_PAGE     SZ_16K
 #define HVF_MAX_MAPS 8
+/* EL1 system registers a powered-on CPU starts with (see hvf_fresh_regs in hvf.c). */
+#define HVF_FRESH_SYSREGS 25
 
 struct hvf_map {
 	uint64_t gpa;
@@ -51,6 +53,9 @@ struct hv_vcpu {
 	hv_vcpu_t id;
 	hv_vcpu_exit_t *exit;
 	pthread_t owner;
+	/* The EL1 state HVF gave the new vCPU: what every power-on starts from. */
+	uint64_t fresh_sys[HVF_FRESH_SYSREGS];
+	uint64_t fresh_fpcr, fresh_fpsr;
 	bool vtimer_masked;
 	/* An MMIO load handed to the VMM, finished by complete_mmio_read(). */
 	bool mmio_read_pending;

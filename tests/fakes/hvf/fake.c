@@ -304,6 +304,21 @@ static bool wait_for(uint64_t mpidr, hv_sys_reg_t reg, bool reads, unsigned n, u
 	return ok;
 }
 
+unsigned fake_sys_reads(uint64_t mpidr, hv_sys_reg_t reg)
+{
+	struct fake_vcpu *v;
+	struct fake_sysreg *sr;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&fk.lock);
+	v = fk_vcpu_by_mpidr(mpidr);
+	sr = v ? fk_sysreg(v, reg, false) : NULL;
+	if (sr)
+		n = sr->reads;
+	pthread_mutex_unlock(&fk.lock);
+	return n;
+}
+
 bool fake_wait_sys_reads(uint64_t mpidr, hv_sys_reg_t reg, unsigned n, unsigned timeout_ms)
 {
 	return wait_for(mpidr, reg, true, n, timeout_ms);

@@ -30,6 +30,8 @@
 #define FAKE_VTIMER_MASKED 0x20000u
 #define FAKE_VTIMER_OFFSET 0x20001u
 #define FAKE_MAX_REGS	   8
+/* SCTLR_EL1 of a new vCPU in the fake: RES1 bits only, MMU and caches off. */
+#define FAKE_FRESH_SCTLR 0x30d00800ull
 
 struct fake_reg {
 	uint32_t id;
@@ -94,6 +96,8 @@ pthread_t fake_vcpu_thread(uint64_t mpidr);
 unsigned fake_steps_entered(uint64_t mpidr);
 /* When hv_vcpu_run() entered step i (CLOCK_MONOTONIC ns), 0 if not yet. */
 uint64_t fake_step_time(uint64_t mpidr, unsigned i);
+/* How often the vCPU has read that system register so far. */
+unsigned fake_sys_reads(uint64_t mpidr, hv_sys_reg_t reg);
 /* Wait until the vCPU has read that system register n times in all; false on timeout. */
 bool fake_wait_sys_reads(uint64_t mpidr, hv_sys_reg_t reg, unsigned n, unsigned timeout_ms);
 bool fake_wait_steps(uint64_t mpidr, unsigned n, unsigned timeout_ms);

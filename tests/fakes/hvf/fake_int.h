@@ -8,7 +8,7 @@
 #include "fake.h"
 
 #define FAKE_MAX_VCPUS	    16
-#define FAKE_MAX_SYSREGS    32
+#define FAKE_MAX_SYSREGS    64
 #define FAKE_MAX_MAPS	    16
 #define FAKE_MAX_VIOLATIONS 64
 #define FAKE_MAX_FNS	    64

@@ -68,6 +68,7 @@ hv_return_t hv_vcpu_create(hv_vcpu_t *vcpu, hv_vcpu_exit_t **exit, hv_vcpu_confi
 		if (v->used)
 			continue;
 		*v = (struct fake_vcpu){ .used = true, .owner = pthread_self() };
+		fk_sysreg(v, HV_SYS_REG_SCTLR_EL1, true)->val = FAKE_FRESH_SCTLR;
 		*vcpu = i;
 		*exit = &v->exit;
 		LEAVE(HV_SUCCESS);

@@ -107,6 +107,60 @@ static void test_boot_registers(void **state)
 	assert_int_equal(fake_calls("hv_gic_get_redistributor_base"), 2);
 }
 
+/*
+ * PSCI CPU_OFF, then CPU_ON: the VMM powers the same HVF vCPU up again with vcpu_set_boot. The
+ * guest had turned its MMU and caches on, installed vectors, page tables and a timer; the CPU must
+ * start at its physical entry point with the EL1 state of a fresh vCPU, or its first fetch goes
+ * through stale tables.
+ */
+static void test_cpu_on_after_off_fresh_state(void **state)
+{
+	struct rig *r = *state;
+	static const struct fake_step steps[] = {
+		{ .what = "the kernel runs with the MMU on",
+		  .expect = { PC(ENTRY), X(0, DTB), { FAKE_CPSR, 0x3c5 },
+			      SYS(HV_SYS_REG_SCTLR_EL1, FAKE_FRESH_SCTLR) },
+		  .guest = { SYS(HV_SYS_REG_SCTLR_EL1, 0x30d0199dull),
+			     SYS(HV_SYS_REG_TTBR0_EL1, 0x41234000), SYS(HV_SYS_REG_TTBR1_EL1, 0x41235000),
+			     SYS(HV_SYS_REG_TCR_EL1, 0x25b5593519ull), SYS(HV_SYS_REG_MAIR_EL1, 0xff44ff00),
+			     SYS(HV_SYS_REG_VBAR_EL1, 0xffff800008010800ull), X(5, POISON),
+			     { FAKE_CPSR, 0x60000005 } },
+		  .esr = ESR_WFE },
+		{ .what = "hvc #0: PSCI_CPU_OFF",
+		  .guest = { SYS(HV_SYS_REG_CNTV_CTL_EL0, CNTV_ENABLE),
+			     SYS(HV_SYS_REG_CNTV_CVAL_EL0, 0x123456), SYS(HV_SYS_REG_SP_EL1, POISON),
+			     SYS(HV_SYS_REG_TPIDR_EL1, POISON), SYS(HV_SYS_REG_CPACR_EL1, 3u << 20),
+			     SYS(HV_SYS_REG_MDSCR_EL1, 1), PC(0xffff800008200004ull),
+			     X(0, PSCI_CPU_OFF) },
+		  .esr = ESR_HVC(0) },
+		{ .what = "first instruction after CPU_ON, at the physical entry",
+		  .expect = { PC(0x40200000), X(0, 0xc0ffee), { FAKE_CPSR, 0x3c5 },
+			      SYS(HV_SYS_REG_SCTLR_EL1, FAKE_FRESH_SCTLR),
+			      SYS(HV_SYS_REG_TTBR0_EL1, 0), SYS(HV_SYS_REG_TTBR1_EL1, 0),
+			      SYS(HV_SYS_REG_VBAR_EL1, 0), X(5, 0) },
+		  .esr = ESR_WFE },
+		{ .what = "hvc #0 (end of test)",
+		  .expect = { SYS(HV_SYS_REG_TCR_EL1, 0), SYS(HV_SYS_REG_MAIR_EL1, 0),
+			      SYS(HV_SYS_REG_CNTV_CTL_EL0, 0), SYS(HV_SYS_REG_CNTV_CVAL_EL0, 0),
+			      SYS(HV_SYS_REG_SP_EL1, 0), SYS(HV_SYS_REG_TPIDR_EL1, 0),
+			      SYS(HV_SYS_REG_CPACR_EL1, 0), SYS(HV_SYS_REG_MDSCR_EL1, 0) },
+		  .guest = { PC(0x40200008) },
+		  .esr = ESR_HVC(0) },
+	};
+	struct hv_exit x;
+
+	fake_script(MPIDR0, steps, 4);
+	rig_vm(r, 1);
+	rig_vcpu(r);
+	x = run_expect(r, HV_EXIT_CALL);
+	assert_int_equal(x.call.fn, PSCI_CPU_OFF);
+	/* What vcpu.c does when a CPU_ON names the parked CPU. */
+	assert_int_equal(hv->vcpu_set_boot(r->vcpu, 0x40200000, 0xc0ffee, &r->e), 0);
+	run_expect(r, HV_EXIT_CALL);
+	assert_int_equal(fake_steps_entered(MPIDR0), 4);
+	assert_int_equal(fake_reg(MPIDR0, FAKE_SYS(HV_SYS_REG_SCTLR_EL1)) & 0x1005, 0);
+}
+
 /* ---- MMIO loads ---- */
 
 struct load_case {
@@ -635,6 +689,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_spike),
 		T(test_boot_registers),
+		T(test_cpu_on_after_off_fresh_state),
 		T(test_load_byte),
 		T(test_load_half),
 		T(test_load_word),

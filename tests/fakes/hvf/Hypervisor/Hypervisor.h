@@ -154,6 +154,7 @@ OS_ENUM(hv_reg, uint32_t,
 
 /* op0 << 14 | op1 << 11 | CRn << 7 | CRm << 3 | op2 (not the ESR ISS layout). */
 OS_ENUM(hv_sys_reg, uint16_t,
+	HV_SYS_REG_MDSCR_EL1 = 0x8012, /* 2, 0, c0, c2, 2 */
 	HV_SYS_REG_MPIDR_EL1 = 0xc005, /* 3, 0, c0, c0, 5 */
 	HV_SYS_REG_SCTLR_EL1 = 0xc080, /* 3, 0, c1, c0, 0 */
 	HV_SYS_REG_CPACR_EL1 = 0xc082, /* 3, 0, c1, c0, 2 */
