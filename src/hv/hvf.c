@@ -97,28 +97,32 @@ bool hvf_owner(const struct hv_vcpu *v, const char *op)
 API_AVAILABLE(macos(15.0))
 static int hvf_gic_geometry(struct gic_geometry *g, struct errbuf *e)
 {
-	size_t dist, redist, dist_align, redist_align;
+	size_t dist, redist, region, dist_align, redist_align;
 	hv_return_t r;
 
 	r = hv_gic_get_distributor_size(&dist);
 	if (r == HV_SUCCESS)
 		r = hv_gic_get_redistributor_size(&redist);
 	if (r == HV_SUCCESS)
+		r = hv_gic_get_redistributor_region_size(&region);
+	if (r == HV_SUCCESS)
 		r = hv_gic_get_distributor_base_alignment(&dist_align);
 	if (r == HV_SUCCESS)
 		r = hv_gic_get_redistributor_base_alignment(&redist_align);
 	if (r != HV_SUCCESS)
 		return hvf_fail(e, r, "querying the in-kernel GIC (hv_gic_get_*)");
-	if (!dist || !redist || !is_power_of_2(dist_align) || !is_power_of_2(redist_align))
+	if (!dist || !redist || region < redist || !is_power_of_2(dist_align) ||
+	    !is_power_of_2(redist_align))
 		return err_set(
 			e, -EIO,
-			"HVF reports an unusable GIC: dist %#zx, redist %#zx, align %#zx/%#zx",
-			dist, redist, dist_align, redist_align);
+			"HVF reports an unusable GIC: dist %#zx, redist %#zx (region %#zx), align %#zx/%#zx",
+			dist, redist, region, dist_align, redist_align);
 	*g = (struct gic_geometry){
 		.dist_size = dist,
 		.redist_size_per_cpu = redist,
 		.dist_align = dist_align,
 		.redist_align = redist_align,
+		.redist_region_size = region,
 	};
 	return 0;
 }
@@ -140,7 +144,9 @@ static int hvf_probe_gic(struct hv_caps *caps, struct errbuf *e)
 	r = hv_vm_config_get_max_ipa_size(&max_ipa);
 	if (r != HV_SUCCESS)
 		return hvf_fail(e, r, "hv_vm_config_get_max_ipa_size");
-	caps->max_vcpus = min_u64(max_vcpus, MAX_VCPUS);
+	/* The redistributor region holds one frame pair per vCPU the VM can have. */
+	caps->max_vcpus = min_u64(min_u64(max_vcpus, MAX_VCPUS),
+				  caps->gic.redist_region_size / caps->gic.redist_size_per_cpu);
 	caps->max_ipa_bits = max_ipa;
 	return 0;
 }
@@ -278,6 +284,14 @@ static int hvf_gic_check(const struct hv_vm *vm, const struct layout *l, struct 
 			       (unsigned long long)g.redist_align);
 	if (l->gicd_size < g.dist_size || l->gicr_size < g.redist_size_per_cpu * vm->nr_vcpus)
 		return err_set(e, -EINVAL, "hvf: the layout's GIC regions are smaller than HVF's");
+	/* HVF places redistributors for every vCPU it supports, RAM or not: keep them apart. */
+	if (l->gicr_reserved < g.redist_region_size || l->gicr_reserved < l->gicr_size ||
+	    l->gicr_base + l->gicr_reserved > l->ram_base)
+		return err_set(e, -EINVAL,
+			       "hvf: the layout reserves %#llx bytes at %#llx for the redistributors, "
+			       "HVF's region is %#llx bytes",
+			       (unsigned long long)l->gicr_reserved, (unsigned long long)l->gicr_base,
+			       (unsigned long long)g.redist_region_size);
 	r = hv_gic_get_spi_interrupt_range(&spi_base, &spi_count);
 	if (r != HV_SUCCESS)
 		return hvf_fail(e, r, "hv_gic_get_spi_interrupt_range");
@@ -315,6 +329,7 @@ static int hvf_gic_setup(struct hv_vm *vm, const struct layout *l, struct errbuf
 	vm->gic = true;
 	vm->gicr_base = l->gicr_base;
 	vm->gicr_size = l->gicr_size;
+	vm->gicr_reserved = l->gicr_reserved;
 	return 0;
 }
 
@@ -342,23 +357,31 @@ static void hvf_vm_destroy(struct hv_vm *vm)
 
 /* ---- vCPUs ---- */
 
+/*
+ * The guest finds redistributors only in the part of HVF's region its DTB names, one frame pair
+ * per vCPU from the start: a vCPU whose redistributor HVF put elsewhere would never come up.
+ */
 API_AVAILABLE(macos(15.0))
-static void hvf_check_redistributor(struct hv_vcpu *v, uint64_t mpidr)
+static int hvf_check_redistributor(struct hv_vcpu *v, uint64_t mpidr, struct errbuf *e)
 {
 	const struct hv_vm *vm = v->vm;
 	hv_ipa_t base;
 	hv_return_t r = hv_gic_get_redistributor_base(v->id, &base);
 
-	if (r != HV_SUCCESS) {
-		pr_warn("hv_gic_get_redistributor_base(vCPU %u) failed: %s", v->index,
-			hvf_strerror(r));
-	} else if (base < vm->gicr_base || base - vm->gicr_base >= vm->gicr_size) {
-		/* The guest walks only the region its DTB names: this CPU would never come up. */
-		pr_warn("vCPU %u (MPIDR %#llx): its redistributor at %#llx is outside [%#llx, %#llx)",
-			v->index, (unsigned long long)mpidr, (unsigned long long)base,
-			(unsigned long long)vm->gicr_base,
-			(unsigned long long)(vm->gicr_base + vm->gicr_size));
-	}
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "hv_gic_get_redistributor_base");
+	bool in_region = base >= vm->gicr_base && base - vm->gicr_base < vm->gicr_reserved;
+
+	if (base >= vm->gicr_base && base - vm->gicr_base < vm->gicr_size)
+		return 0;
+	return err_set(e, -EINVAL,
+		       "hvf: vCPU %u (MPIDR %#llx) has its redistributor at %#llx, outside the %s "
+		       "[%#llx, %#llx)",
+		       v->index, (unsigned long long)mpidr, (unsigned long long)base,
+		       in_region ? "frames the device tree names" : "redistributor region",
+		       (unsigned long long)vm->gicr_base,
+		       (unsigned long long)(vm->gicr_base +
+					    (in_region ? vm->gicr_size : vm->gicr_reserved)));
 }
 
 /*
@@ -428,7 +451,7 @@ static int hvf_vcpu_setup(struct hv_vcpu *v, uint64_t mpidr, struct errbuf *e)
 	if (ret < 0)
 		return ret;
 	if (__builtin_available(macOS 15, *))
-		hvf_check_redistributor(v, mpidr);
+		return hvf_check_redistributor(v, mpidr, e);
 	return 0;
 }
 

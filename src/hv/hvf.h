@@ -33,7 +33,8 @@ struct hv_vm {
 	unsigned nr_vcpus;
 	bool gic;
 	uint64_t gicr_base;
-	uint64_t gicr_size;
+	uint64_t gicr_size; /* the frames the DTB names */
+	uint64_t gicr_reserved; /* HVF's whole region */
 	/* Guest faults turned into exceptions so far, for a bounded log. */
 	atomic_uint faults;
 	/* One guest counter for every vCPU: Linux wants CNTVOFF equal on all CPUs. */

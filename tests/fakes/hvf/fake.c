@@ -22,6 +22,7 @@ const struct fake_host fake_mac = {
 	.redist_size = 0x20000,
 	.dist_align = 0x10000,
 	.redist_align = 0x10000,
+	.redist_region_size = 64 * 0x20000,
 	.spi_base = 32,
 	.spi_count = 988,
 	.vm_create_result = HV_SUCCESS,

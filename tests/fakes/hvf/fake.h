@@ -67,6 +67,8 @@ struct fake_host {
 	uint32_t default_ipa_bits;
 	uint32_t max_ipa_bits;
 	size_t dist_size, redist_size, dist_align, redist_align;
+	size_t redist_region_size; /* every vCPU the VM supports, from the configured base */
+	unsigned redist_first; /* frame pair of the first vCPU (0; tests move it) */
 	uint32_t spi_base, spi_count;
 	hv_return_t vm_create_result; /* e.g. HV_DENIED for an unsigned binary */
 };

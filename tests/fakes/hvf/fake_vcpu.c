@@ -33,7 +33,7 @@ hv_return_t hv_gic_get_redistributor_base(hv_vcpu_t vcpu, hv_ipa_t *redistributo
 		fk_violation("hv_gic_get_redistributor_base before MPIDR_EL1 was set");
 		LEAVE(HV_BAD_ARGUMENT);
 	}
-	*redistributor_base_address = fk.gicr + vcpu * fk.host.redist_size;
+	*redistributor_base_address = fk.gicr + (fk.host.redist_first + vcpu) * fk.host.redist_size;
 	LEAVE(HV_SUCCESS);
 }
 
