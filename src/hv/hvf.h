@@ -67,6 +67,8 @@ struct hv_vcpu {
 	atomic_bool woken;
 	atomic_bool parked;
 	int wake[2];
+	/* SGIs/PPIs pending at the last WFI (hvf_sleep wakes on new ones only). */
+	uint64_t sgi_seen;
 };
 
 const char *hvf_strerror(hv_return_t r);

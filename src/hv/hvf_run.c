@@ -4,12 +4,14 @@
  * ESR, arch/aarch64/esr.c decodes it, and this file turns the result into the VMM's normalised
  * exits (MMIO, firmware call, cancel) or deals with it here (system registers, WFI, timer).
  *
- * WFI traps to us. We park the vCPU thread until the guest's virtual timer is due, a kick, or an
- * SPI we inject; never longer than PARK_MAX_NS, because the in-kernel GIC delivers SGIs from other
- * vCPUs (and anything else it raises) without telling us, and only re-entering the guest lets it
- * see them. QEMU instead sleeps in pselect() until an IPI signal, which it can send because its
- * GIC lives in userspace; libkrun blocks on a channel that only its userspace GIC feeds. Sleeps
- * shorter than PARK_MIN_NS are not worth a context switch (QEMU measured ~2 ms on M1).
+ * WFI traps to us. We park the vCPU thread until the guest's virtual timer is due, a kick, an SPI
+ * we inject, or an SGI (IPI) another vCPU sent. That last one the in-kernel GIC delivers without
+ * telling us, so with more than one vCPU the parked thread reads its own redistributor's pending
+ * SGIs and PPIs every PARK_POLL_NS and goes back into the guest when a new one shows up. QEMU and
+ * libkrun have no such case: both wake a sleeping vCPU only from their userspace GIC, which sees
+ * every SGI because ICC_SGI1R_EL1 traps to it. PARK_MAX_NS is a safety net for anything else the
+ * framework might raise unseen. Sleeps shorter than PARK_MIN_NS are not worth a context switch
+ * (QEMU measured ~2 ms on M1).
  *
  * What cannot be emulated (a load or store without a valid syndrome, a table walk or an
  * instruction fetch outside RAM, any other trapped class) is the guest's fault, not the VMM's:
@@ -18,6 +20,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/aarch64/sysreg.h"
@@ -27,8 +30,11 @@
 #define CNTV_CTL_ENABLE		(1u << 0)
 #define CNTV_CTL_IMASK		(1u << 1)
 #define CNTV_CTL_ISTATUS	(1u << 2)
-#define PARK_MAX_NS		10000000ull
+#define PARK_MAX_NS		100000000ull
 #define PARK_MIN_NS		2000000ull
+#define PARK_POLL_NS		1000000ull
+/* SGIs and PPIs: INTIDs 0..31, one bit each in GICR_ISPENDR0 / GICR_ISENABLER0. */
+#define GIC_PRIVATE_MASK	0xffffffffull
 #define SMCCC_RET_NOT_SUPPORTED ((uint64_t)-1)
 /* Guest faults logged per VM; a guest stuck faulting must not flood stderr. */
 #define FAULTS_LOGGED		8
@@ -79,18 +85,79 @@ void hvf_wake(struct hv_vcpu *v)
 	}
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * SGIs and PPIs pending and enabled in this vCPU's redistributor, or -1 if HVF cannot tell (the
+ * caller then re-enters the guest soon and lets the hardware decide).
+ */
+API_AVAILABLE(macos(15.0))
+static int64_t hvf_gic_private_pending(struct hv_vcpu *v)
+{
+	uint64_t pend, enabled;
+	hv_return_t r;
+
+	r = hv_gic_get_redistributor_reg(v->id, HV_GIC_REDISTRIBUTOR_REG_GICR_ISPENDR0, &pend);
+	if (r == HV_SUCCESS)
+		r = hv_gic_get_redistributor_reg(v->id, HV_GIC_REDISTRIBUTOR_REG_GICR_ISENABLER0,
+						 &enabled);
+	if (r != HV_SUCCESS) {
+		pr_warn_once("hv_gic_get_redistributor_reg failed: %s; idle vCPUs poll the guest",
+			     hvf_strerror(r));
+		return -1;
+	}
+	return (int64_t)(pend & enabled & GIC_PRIVATE_MASK);
+}
+
+static int64_t hvf_sgi_pending(struct hv_vcpu *v)
+{
+	if (v->vm->nr_vcpus < 2)
+		return 0; /* no other vCPU to send one; the timer's PPI has its deadline */
+	if (__builtin_available(macOS 15, *))
+		return hvf_gic_private_pending(v);
+	return -1;
+}
+
 /*
  * parked is raised before the flags are looked at, and wakers set a flag before looking at
- * parked: one of the two always sees the other, so no wake-up is lost.
+ * parked: one of the two always sees the other, so no kick or SPI is lost. SGIs are looked for
+ * between slices of the sleep. An interrupt that was already pending at the last WFI and is
+ * still pending now is one the guest does not take (masked by priority, say): only new ones
+ * end the park, else the vCPU would bounce between WFI and us.
  */
 static void hvf_sleep(struct hv_vcpu *v, uint64_t ns)
 {
 	struct pollfd pfd = { .fd = v->wake[0], .events = POLLIN };
+	uint64_t deadline = mono_ns() + ns, now;
+	int64_t seen, pend;
 	char buf[16];
 
 	atomic_store(&v->parked, true);
-	if (!atomic_load(&v->kicked) && !atomic_load(&v->woken))
-		poll(&pfd, 1, (int)((ns + 999999) / 1000000));
+	seen = hvf_sgi_pending(v);
+	if (seen < 0)
+		deadline = min_u64(deadline, mono_ns() + PARK_POLL_NS);
+	else if ((uint64_t)seen & ~v->sgi_seen)
+		deadline = 0; /* arrived between the WFI and here */
+	v->sgi_seen = seen < 0 ? 0 : (uint64_t)seen;
+	while (!atomic_load(&v->kicked) && !atomic_load(&v->woken) && (now = mono_ns()) < deadline) {
+		uint64_t slice = deadline - now;
+
+		if (v->vm->nr_vcpus > 1 && seen >= 0)
+			slice = min_u64(slice, PARK_POLL_NS);
+		if (poll(&pfd, 1, (int)((slice + 999999) / 1000000)) != 0)
+			break;
+		if (seen < 0)
+			continue;
+		pend = hvf_sgi_pending(v);
+		if (pend < 0 || (uint64_t)pend & ~v->sgi_seen)
+			break;
+	}
 	atomic_store(&v->parked, false);
 	while (read(v->wake[0], buf, sizeof(buf)) > 0)
 		;

@@ -103,6 +103,12 @@ unsigned fake_sys_reads(uint64_t mpidr, hv_sys_reg_t reg);
 /* Wait until the vCPU has read that system register n times in all; false on timeout. */
 bool fake_wait_sys_reads(uint64_t mpidr, hv_sys_reg_t reg, unsigned n, unsigned timeout_ms);
 bool fake_wait_steps(uint64_t mpidr, unsigned n, unsigned timeout_ms);
+/*
+ * Makes an SGI or PPI (INTID < 32) pending in that vCPU's redistributor, as another vCPU's IPI
+ * would inside HVF; with enabled false the INTID is disabled too (pending, never taken). The
+ * vCPU's next guest entry takes the enabled ones.
+ */
+void fake_gic_pend(uint64_t mpidr, unsigned intid, bool enabled);
 /* Lets a held step of that vCPU exit. */
 void fake_release(uint64_t mpidr);
 

@@ -51,6 +51,8 @@ struct fake_vcpu {
 	uint64_t mpidr;
 	bool vtimer_masked;
 	uint64_t vtimer_offset;
+	/* The redistributor's GICR_ISPENDR0 / GICR_ISENABLER0: SGIs and PPIs. */
+	uint32_t gicr_pend, gicr_enabled;
 	bool released;
 	const struct fake_step *script;
 	unsigned nr_steps, step;
