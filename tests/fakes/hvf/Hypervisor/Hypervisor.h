@@ -184,7 +184,8 @@ OS_ENUM(hv_sys_reg, uint16_t,
 /*
  * hv_gic_types.h: "enum values are equal to the device register offsets defined in the ARM GIC v3
  * specification" (hv_gic.h), counted from the redistributor's base, so the SGI frame's registers
- * sit at 0x10000 + their offset in that frame.
+ * sit at 0x10000 + their offset in that frame (values as in the 26.0 SDK's hv_gic_types.h; the
+ * 15.0 copy read for this fake lacks that file).
  */
 OS_ENUM(hv_gic_redistributor_reg, uint32_t,
 	HV_GIC_REDISTRIBUTOR_REG_GICR_ISENABLER0 = 0x10100,
