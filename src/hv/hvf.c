@@ -287,11 +287,12 @@ static int hvf_gic_check(const struct hv_vm *vm, const struct layout *l, struct 
 	/* HVF places redistributors for every vCPU it supports, RAM or not: keep them apart. */
 	if (l->gicr_reserved < g.redist_region_size || l->gicr_reserved < l->gicr_size ||
 	    l->gicr_base + l->gicr_reserved > l->ram_base)
-		return err_set(e, -EINVAL,
-			       "hvf: the layout reserves %#llx bytes at %#llx for the redistributors, "
-			       "HVF's region is %#llx bytes",
-			       (unsigned long long)l->gicr_reserved, (unsigned long long)l->gicr_base,
-			       (unsigned long long)g.redist_region_size);
+		return err_set(
+			e, -EINVAL,
+			"hvf: the layout reserves %#llx bytes at %#llx for the redistributors, "
+			"HVF's region is %#llx bytes",
+			(unsigned long long)l->gicr_reserved, (unsigned long long)l->gicr_base,
+			(unsigned long long)g.redist_region_size);
 	r = hv_gic_get_spi_interrupt_range(&spi_base, &spi_count);
 	if (r != HV_SUCCESS)
 		return hvf_fail(e, r, "hv_gic_get_spi_interrupt_range");
@@ -390,15 +391,15 @@ static int hvf_check_redistributor(struct hv_vcpu *v, uint64_t mpidr, struct err
  * entry point is physical and expects them off, like the boot CPU's first instruction.
  */
 static const hv_sys_reg_t hvf_fresh_regs[HVF_FRESH_SYSREGS] = {
-	HV_SYS_REG_SCTLR_EL1, /* first: hvf_save_fresh() turns its MMU and caches off */	   HV_SYS_REG_CPACR_EL1,   HV_SYS_REG_TTBR0_EL1,
-	HV_SYS_REG_TTBR1_EL1,	   HV_SYS_REG_TCR_EL1,	   HV_SYS_REG_MAIR_EL1,
-	HV_SYS_REG_AMAIR_EL1,	   HV_SYS_REG_VBAR_EL1,	   HV_SYS_REG_CONTEXTIDR_EL1,
-	HV_SYS_REG_SPSR_EL1,	   HV_SYS_REG_ELR_EL1,	   HV_SYS_REG_ESR_EL1,
-	HV_SYS_REG_FAR_EL1,	   HV_SYS_REG_AFSR0_EL1,   HV_SYS_REG_AFSR1_EL1,
-	HV_SYS_REG_PAR_EL1,	   HV_SYS_REG_SP_EL0,	   HV_SYS_REG_SP_EL1,
-	HV_SYS_REG_TPIDR_EL0,	   HV_SYS_REG_TPIDRRO_EL0, HV_SYS_REG_TPIDR_EL1,
-	HV_SYS_REG_CNTKCTL_EL1,	   HV_SYS_REG_CNTV_CTL_EL0, HV_SYS_REG_CNTV_CVAL_EL0,
-	HV_SYS_REG_MDSCR_EL1,
+	HV_SYS_REG_SCTLR_EL1, /* first: hvf_save_fresh() turns its MMU and caches off */
+	HV_SYS_REG_CPACR_EL1,	 HV_SYS_REG_TTBR0_EL1,	    HV_SYS_REG_TTBR1_EL1,
+	HV_SYS_REG_TCR_EL1,	 HV_SYS_REG_MAIR_EL1,	    HV_SYS_REG_AMAIR_EL1,
+	HV_SYS_REG_VBAR_EL1,	 HV_SYS_REG_CONTEXTIDR_EL1, HV_SYS_REG_SPSR_EL1,
+	HV_SYS_REG_ELR_EL1,	 HV_SYS_REG_ESR_EL1,	    HV_SYS_REG_FAR_EL1,
+	HV_SYS_REG_AFSR0_EL1,	 HV_SYS_REG_AFSR1_EL1,	    HV_SYS_REG_PAR_EL1,
+	HV_SYS_REG_SP_EL0,	 HV_SYS_REG_SP_EL1,	    HV_SYS_REG_TPIDR_EL0,
+	HV_SYS_REG_TPIDRRO_EL0,	 HV_SYS_REG_TPIDR_EL1,	    HV_SYS_REG_CNTKCTL_EL1,
+	HV_SYS_REG_CNTV_CTL_EL0, HV_SYS_REG_CNTV_CVAL_EL0,  HV_SYS_REG_MDSCR_EL1,
 };
 
 /* SCTLR_EL1.M, .C and .I: MMU, data and instruction caches (Arm ARM D19.2.118). */

@@ -27,17 +27,17 @@
 #include "hv/hvf.h"
 #include "util/log.h"
 
-#define CNTV_CTL_ENABLE		(1u << 0)
-#define CNTV_CTL_IMASK		(1u << 1)
-#define CNTV_CTL_ISTATUS	(1u << 2)
-#define PARK_MAX_NS		100000000ull
-#define PARK_MIN_NS		2000000ull
-#define PARK_POLL_NS		1000000ull
+#define CNTV_CTL_ENABLE	 (1u << 0)
+#define CNTV_CTL_IMASK	 (1u << 1)
+#define CNTV_CTL_ISTATUS (1u << 2)
+#define PARK_MAX_NS	 100000000ull
+#define PARK_MIN_NS	 2000000ull
+#define PARK_POLL_NS	 1000000ull
 /* SGIs and PPIs: INTIDs 0..31, one bit each in GICR_ISPENDR0 / GICR_ISENABLER0. */
 #define GIC_PRIVATE_MASK	0xffffffffull
 #define SMCCC_RET_NOT_SUPPORTED ((uint64_t)-1)
 /* Guest faults logged per VM; a guest stuck faulting must not flood stderr. */
-#define FAULTS_LOGGED		8
+#define FAULTS_LOGGED 8
 /* The exit handlers' "dealt with here, run the guest again". */
 #define HVF_CONTINUE 1
 
@@ -145,7 +145,8 @@ static void hvf_sleep(struct hv_vcpu *v, uint64_t ns)
 	else if ((uint64_t)seen & ~v->sgi_seen)
 		deadline = 0; /* arrived between the WFI and here */
 	v->sgi_seen = seen < 0 ? 0 : (uint64_t)seen;
-	while (!atomic_load(&v->kicked) && !atomic_load(&v->woken) && (now = mono_ns()) < deadline) {
+	while (!atomic_load(&v->kicked) && !atomic_load(&v->woken) &&
+	       (now = mono_ns()) < deadline) {
 		uint64_t slice = deadline - now;
 
 		if (v->vm->nr_vcpus > 1 && seen >= 0)
@@ -238,7 +239,8 @@ static void hvf_log_fault(struct hv_vcpu *v, const char *what, uint64_t pc,
 	if (n < FAULTS_LOGGED)
 		pr_warn("vCPU %u: %s at PC %#llx, address %#llx (IPA %#llx, ESR %#llx): the guest gets "
 			"%s",
-			v->index, what, (unsigned long long)pc, (unsigned long long)x->virtual_address,
+			v->index, what, (unsigned long long)pc,
+			(unsigned long long)x->virtual_address,
 			(unsigned long long)x->physical_address, (unsigned long long)x->syndrome,
 			t->far_valid ? "an external abort" : "an undefined instruction");
 	else if (n == FAULTS_LOGGED)
@@ -404,8 +406,9 @@ static int hvf_exception(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf 
 	case ESR_KIND_OTHER:
 		break;
 	}
-	return hvf_inject(v, d.ec == ESR_EC_IABT_LOW ? "an instruction fetch outside RAM" :
-						     "an exception the VMM does not emulate",
+	return hvf_inject(v,
+			  d.ec == ESR_EC_IABT_LOW ? "an instruction fetch outside RAM" :
+						    "an exception the VMM does not emulate",
 			  pc, e);
 }
 

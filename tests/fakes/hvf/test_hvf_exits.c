@@ -118,26 +118,35 @@ static void test_cpu_on_after_off_fresh_state(void **state)
 	struct rig *r = *state;
 	static const struct fake_step steps[] = {
 		{ .what = "the kernel runs with the MMU on",
-		  .expect = { PC(ENTRY), X(0, DTB), { FAKE_CPSR, 0x3c5 },
+		  .expect = { PC(ENTRY),
+			      X(0, DTB),
+			      { FAKE_CPSR, 0x3c5 },
 			      SYS(HV_SYS_REG_SCTLR_EL1, FAKE_FRESH_SCTLR) },
 		  .guest = { SYS(HV_SYS_REG_SCTLR_EL1, 0x30d0199dull),
-			     SYS(HV_SYS_REG_TTBR0_EL1, 0x41234000), SYS(HV_SYS_REG_TTBR1_EL1, 0x41235000),
-			     SYS(HV_SYS_REG_TCR_EL1, 0x25b5593519ull), SYS(HV_SYS_REG_MAIR_EL1, 0xff44ff00),
-			     SYS(HV_SYS_REG_VBAR_EL1, 0xffff800008010800ull), X(5, POISON),
+			     SYS(HV_SYS_REG_TTBR0_EL1, 0x41234000),
+			     SYS(HV_SYS_REG_TTBR1_EL1, 0x41235000),
+			     SYS(HV_SYS_REG_TCR_EL1, 0x25b5593519ull),
+			     SYS(HV_SYS_REG_MAIR_EL1, 0xff44ff00),
+			     SYS(HV_SYS_REG_VBAR_EL1, 0xffff800008010800ull),
+			     X(5, POISON),
 			     { FAKE_CPSR, 0x60000005 } },
 		  .esr = ESR_WFE },
 		{ .what = "hvc #0: PSCI_CPU_OFF",
 		  .guest = { SYS(HV_SYS_REG_CNTV_CTL_EL0, CNTV_ENABLE),
-			     SYS(HV_SYS_REG_CNTV_CVAL_EL0, 0x123456), SYS(HV_SYS_REG_SP_EL1, POISON),
-			     SYS(HV_SYS_REG_TPIDR_EL1, POISON), SYS(HV_SYS_REG_CPACR_EL1, 3u << 20),
-			     SYS(HV_SYS_REG_MDSCR_EL1, 1), PC(0xffff800008200004ull),
-			     X(0, PSCI_CPU_OFF) },
+			     SYS(HV_SYS_REG_CNTV_CVAL_EL0, 0x123456),
+			     SYS(HV_SYS_REG_SP_EL1, POISON), SYS(HV_SYS_REG_TPIDR_EL1, POISON),
+			     SYS(HV_SYS_REG_CPACR_EL1, 3u << 20), SYS(HV_SYS_REG_MDSCR_EL1, 1),
+			     PC(0xffff800008200004ull), X(0, PSCI_CPU_OFF) },
 		  .esr = ESR_HVC(0) },
 		{ .what = "first instruction after CPU_ON, at the physical entry",
-		  .expect = { PC(0x40200000), X(0, 0xc0ffee), { FAKE_CPSR, 0x3c5 },
+		  .expect = { PC(0x40200000),
+			      X(0, 0xc0ffee),
+			      { FAKE_CPSR, 0x3c5 },
 			      SYS(HV_SYS_REG_SCTLR_EL1, FAKE_FRESH_SCTLR),
-			      SYS(HV_SYS_REG_TTBR0_EL1, 0), SYS(HV_SYS_REG_TTBR1_EL1, 0),
-			      SYS(HV_SYS_REG_VBAR_EL1, 0), X(5, 0) },
+			      SYS(HV_SYS_REG_TTBR0_EL1, 0),
+			      SYS(HV_SYS_REG_TTBR1_EL1, 0),
+			      SYS(HV_SYS_REG_VBAR_EL1, 0),
+			      X(5, 0) },
 		  .esr = ESR_WFE },
 		{ .what = "hvc #0 (end of test)",
 		  .expect = { SYS(HV_SYS_REG_TCR_EL1, 0), SYS(HV_SYS_REG_MAIR_EL1, 0),
@@ -477,26 +486,26 @@ static void test_vtimer_unmask(void **state)
 /* ---- guest faults the VMM cannot emulate: the guest gets the exception ---- */
 
 /* PSTATE and SCTLR_EL1 bits the checks below spell out (Arm ARM C5.2.18, D19.2.118). */
-#define M_EL0T	      0x0ull
-#define M_EL1T	      0x4ull
-#define M_EL1H	      0x5ull
-#define DAIF	      0x3c0ull
-#define PSR_N	      (1ull << 31)
-#define PSR_Z	      (1ull << 30)
-#define PSR_C	      (1ull << 29)
-#define PSR_SSBS      (1ull << 12)
-#define PSR_PAN	      (1ull << 22)
-#define SCTLR_SPAN    (1ull << 23)
-#define SCTLR_DSSBS   (1ull << 44)
-#define SCTLR_MMU_ON  0x30d0199dull /* M, C, I on; SPAN set (PAN left alone) */
-#define VBAR	      0xffff800008010800ull
-#define KERNEL_PC     0xffff800008123450ull
-#define FSC_SEA	      0x10ull /* synchronous external abort */
-#define EC_UNKNOWN    0x00
-#define EC_IABT_CUR   0x21
-#define EC_DABT_CUR   0x25
-#define EC_SVE	      0x19
-#define S1PTW	      (1ull << 7)
+#define M_EL0T	     0x0ull
+#define M_EL1T	     0x4ull
+#define M_EL1H	     0x5ull
+#define DAIF	     0x3c0ull
+#define PSR_N	     (1ull << 31)
+#define PSR_Z	     (1ull << 30)
+#define PSR_C	     (1ull << 29)
+#define PSR_SSBS     (1ull << 12)
+#define PSR_PAN	     (1ull << 22)
+#define SCTLR_SPAN   (1ull << 23)
+#define SCTLR_DSSBS  (1ull << 44)
+#define SCTLR_MMU_ON 0x30d0199dull /* M, C, I on; SPAN set (PAN left alone) */
+#define VBAR	     0xffff800008010800ull
+#define KERNEL_PC    0xffff800008123450ull
+#define FSC_SEA	     0x10ull /* synchronous external abort */
+#define EC_UNKNOWN   0x00
+#define EC_IABT_CUR  0x21
+#define EC_DABT_CUR  0x25
+#define EC_SVE	     0x19
+#define S1PTW	     (1ull << 7)
 
 struct fault_case {
 	const char *insn;
@@ -515,17 +524,22 @@ static void check_fault(struct rig *r, const struct fault_case *c)
 {
 	const struct fake_step steps[] = {
 		{ .what = c->insn,
-		  .guest = { PC(c->pc), { FAKE_CPSR, c->cpsr }, X(0, UART_BASE),
-			     SYS(HV_SYS_REG_SCTLR_EL1, c->sctlr), SYS(HV_SYS_REG_VBAR_EL1, VBAR),
+		  .guest = { PC(c->pc),
+			     { FAKE_CPSR, c->cpsr },
+			     X(0, UART_BASE),
+			     SYS(HV_SYS_REG_SCTLR_EL1, c->sctlr),
+			     SYS(HV_SYS_REG_VBAR_EL1, VBAR),
 			     SYS(HV_SYS_REG_FAR_EL1, POISON) },
 		  .esr = c->esr,
 		  .far = c->far,
 		  .ipa = c->ipa },
 		{ .what = "hvc #0 in the guest's synchronous exception handler",
-		  .expect = { PC(VBAR + c->vector), { FAKE_CPSR, c->cpsr_after },
+		  .expect = { PC(VBAR + c->vector),
+			      { FAKE_CPSR, c->cpsr_after },
 			      SYS(HV_SYS_REG_ESR_EL1, c->esr_el1),
 			      SYS(HV_SYS_REG_FAR_EL1, c->far_el1),
-			      SYS(HV_SYS_REG_ELR_EL1, c->pc), SYS(HV_SYS_REG_SPSR_EL1, c->cpsr),
+			      SYS(HV_SYS_REG_ELR_EL1, c->pc),
+			      SYS(HV_SYS_REG_SPSR_EL1, c->cpsr),
 			      X(0, UART_BASE) },
 		  .guest = { PC(VBAR + c->vector + 4) },
 		  .esr = ESR_HVC(0) },
@@ -653,7 +667,8 @@ static void test_fault_storm_keeps_running(void **state)
 
 	for (unsigned i = 0; i < 40; i++)
 		steps[i] = (struct fake_step){ .what = "ldp x1, x2, [x0] again",
-					       .guest = { PC(KERNEL_PC), { FAKE_CPSR, M_EL1H },
+					       .guest = { PC(KERNEL_PC),
+							  { FAKE_CPSR, M_EL1H },
 							  SYS(HV_SYS_REG_VBAR_EL1, VBAR) },
 					       .esr = EC(EC_DABT_LOW) | IL | FSC_TRANSLATION_L3,
 					       .far = UART_BASE,

@@ -166,7 +166,8 @@ static void test_fault_keeps_the_vm(void **state)
 		  .far = UART_BASE,
 		  .ipa = UART_BASE },
 		{ .what = "hvc #0: PSCI_SYSTEM_RESET from the sync handler",
-		  .expect = { PC(KERNEL_ENTRY + 0xa00), { FAKE_CPSR, 0x3c5 },
+		  .expect = { PC(KERNEL_ENTRY + 0xa00),
+			      { FAKE_CPSR, 0x3c5 },
 			      SYS(HV_SYS_REG_ESR_EL1, 0x96000050), /* EC 0x25, WnR, SEA */
 			      SYS(HV_SYS_REG_FAR_EL1, UART_BASE),
 			      SYS(HV_SYS_REG_ELR_EL1, KERNEL_ENTRY + 0x40),

@@ -272,14 +272,14 @@ static void test_el1_exception(void **state)
 		{ "ldm from AArch32 EL0", 0x92000007, 0x00200010, 1u << 23, 0x92000010, 0x010003c5,
 		  0x600, true },
 		/* instruction abort from EL1h: EC 0x21 */
-		{ "fetch from EL1h", 0x82000007, 0x00000005, 1u << 23, 0x86000010, 0x000003c5, 0x200,
-		  true },
+		{ "fetch from EL1h", 0x82000007, 0x00000005, 1u << 23, 0x86000010, 0x000003c5,
+		  0x200, true },
 		/* S1PTW: WnR is the walk's, not the access's */
-		{ "walk for a store", 0x93c180c7, 0x00000005, 1u << 23, 0x96000010, 0x000003c5, 0x200,
-		  true },
+		{ "walk for a store", 0x93c180c7, 0x00000005, 1u << 23, 0x96000010, 0x000003c5,
+		  0x200, true },
 		/* anything else: EC 0, IL set, no fault address */
-		{ "sve trap from EL0", 0x66000000, 0x00000000, 1u << 23, 0x02000000, 0x000003c5, 0x400,
-		  false },
+		{ "sve trap from EL0", 0x66000000, 0x00000000, 1u << 23, 0x02000000, 0x000003c5,
+		  0x400, false },
 	};
 	struct esr_el1_entry t;
 
@@ -301,9 +301,9 @@ static void test_el1_exception(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dabt_table),   cmocka_unit_test(test_dabt_flag_bits),
-		cmocka_unit_test(test_dabt_no_isv),  cmocka_unit_test(test_load_value),
-		cmocka_unit_test(test_sysreg_table), cmocka_unit_test(test_other_classes),
+		cmocka_unit_test(test_dabt_table),    cmocka_unit_test(test_dabt_flag_bits),
+		cmocka_unit_test(test_dabt_no_isv),   cmocka_unit_test(test_load_value),
+		cmocka_unit_test(test_sysreg_table),  cmocka_unit_test(test_other_classes),
 		cmocka_unit_test(test_el1_exception),
 	};
 

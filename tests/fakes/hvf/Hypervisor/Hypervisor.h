@@ -84,11 +84,14 @@ typedef uint64_t hv_ipa_t;
 typedef uint64_t hv_vcpu_t;
 
 /* hv_vcpu_types.h */
+/* One enumerator a line, as in the SDK. */
+/* clang-format off */
 OS_ENUM(hv_exit_reason, uint32_t,
 	HV_EXIT_REASON_CANCELED,
 	HV_EXIT_REASON_EXCEPTION,
 	HV_EXIT_REASON_VTIMER_ACTIVATED,
 	HV_EXIT_REASON_UNKNOWN);
+/* clang-format on */
 
 typedef uint64_t hv_exception_syndrome_t;
 typedef uint64_t hv_exception_address_t;
@@ -113,6 +116,7 @@ _Static_assert(offsetof(hv_vcpu_exit_t, exception.virtual_address) == 16, "FAR a
 _Static_assert(offsetof(hv_vcpu_exit_t, exception.physical_address) == 24, "IPA at 24");
 
 /* X0..X30, then PC: HV_REG_X0 + 31 is PC, not XZR. */
+/* clang-format off */
 OS_ENUM(hv_reg, uint32_t,
 	HV_REG_X0,
 	HV_REG_X1,
@@ -151,8 +155,10 @@ OS_ENUM(hv_reg, uint32_t,
 	HV_REG_FPCR,
 	HV_REG_FPSR,
 	HV_REG_CPSR);
+/* clang-format on */
 
 /* op0 << 14 | op1 << 11 | CRn << 7 | CRm << 3 | op2 (not the ESR ISS layout). */
+/* clang-format off */
 OS_ENUM(hv_sys_reg, uint16_t,
 	HV_SYS_REG_MDSCR_EL1 = 0x8012, /* 2, 0, c0, c2, 2 */
 	HV_SYS_REG_MPIDR_EL1 = 0xc005, /* 3, 0, c0, c0, 5 */
@@ -180,6 +186,7 @@ OS_ENUM(hv_sys_reg, uint16_t,
 	HV_SYS_REG_CNTV_CTL_EL0 = 0xdf19, /* 3, 3, c14, c3, 1 */
 	HV_SYS_REG_CNTV_CVAL_EL0 = 0xdf1a, /* 3, 3, c14, c3, 2 */
 	HV_SYS_REG_SP_EL1 = 0xe208); /* 3, 4, c4, c1, 0 */
+/* clang-format on */
 
 /*
  * hv_gic_types.h: "enum values are equal to the device register offsets defined in the ARM GIC v3
@@ -187,9 +194,11 @@ OS_ENUM(hv_sys_reg, uint16_t,
  * sit at 0x10000 + their offset in that frame (values as in the 26.0 SDK's hv_gic_types.h; the
  * 15.0 copy read for this fake lacks that file).
  */
+/* clang-format off */
 OS_ENUM(hv_gic_redistributor_reg, uint32_t,
 	HV_GIC_REDISTRIBUTOR_REG_GICR_ISENABLER0 = 0x10100,
 	HV_GIC_REDISTRIBUTOR_REG_GICR_ISPENDR0 = 0x10200);
+/* clang-format on */
 
 /* hv_vm_config.h (macOS 13) */
 API_AVAILABLE(macos(13.0))
