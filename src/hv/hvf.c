@@ -390,7 +390,7 @@ static int hvf_check_redistributor(struct hv_vcpu *v, uint64_t mpidr, struct err
  * holds what the guest left in it (MMU and caches on, its vectors, page tables and timer); the
  * entry point is physical and expects them off, like the boot CPU's first instruction.
  */
-static const hv_sys_reg_t hvf_fresh_regs[HVF_FRESH_SYSREGS] = {
+static const hv_sys_reg_t hvf_fresh_regs[] = {
 	HV_SYS_REG_SCTLR_EL1, /* first: hvf_save_fresh() turns its MMU and caches off */
 	HV_SYS_REG_CPACR_EL1,	 HV_SYS_REG_TTBR0_EL1,	    HV_SYS_REG_TTBR1_EL1,
 	HV_SYS_REG_TCR_EL1,	 HV_SYS_REG_MAIR_EL1,	    HV_SYS_REG_AMAIR_EL1,
@@ -405,19 +405,33 @@ static const hv_sys_reg_t hvf_fresh_regs[HVF_FRESH_SYSREGS] = {
 /* SCTLR_EL1.M, .C and .I: MMU, data and instruction caches (Arm ARM D19.2.118). */
 #define SCTLR_MMU_CACHES ((1ull << 0) | (1ull << 2) | (1ull << 12))
 
+_Static_assert(sizeof(hvf_fresh_regs) / sizeof(hvf_fresh_regs[0]) == HVF_FRESH_SYSREGS,
+	       "hvf.h sizes the saved context");
+
+/*
+ * A register HVF will not read (an older framework, say) is left out of the reset rather than
+ * failing the vCPU: the boot CPU runs with it as HVF set it, a powered-on one as the guest left it.
+ */
 static int hvf_save_fresh(struct hv_vcpu *v, struct errbuf *e)
 {
-	hv_return_t r = HV_SUCCESS;
+	hv_return_t r;
 
-	for (unsigned i = 0; i < HVF_FRESH_SYSREGS && r == HV_SUCCESS; i++)
+	v->fresh_valid = 0;
+	for (unsigned i = 0; i < HVF_FRESH_SYSREGS; i++) {
 		r = hv_vcpu_get_sys_reg(v->id, hvf_fresh_regs[i], &v->fresh_sys[i]);
-	if (r == HV_SUCCESS)
-		r = hv_vcpu_get_reg(v->id, HV_REG_FPCR, &v->fresh_fpcr);
+		if (r == HV_SUCCESS)
+			v->fresh_valid |= 1u << i;
+		else
+			pr_warn_once("hvf: system register %#x of a new vCPU unreadable (%s): not "
+				     "reset at CPU_ON",
+				     (unsigned)hvf_fresh_regs[i], hvf_strerror(r));
+	}
+	r = hv_vcpu_get_reg(v->id, HV_REG_FPCR, &v->fresh_fpcr);
 	if (r == HV_SUCCESS)
 		r = hv_vcpu_get_reg(v->id, HV_REG_FPSR, &v->fresh_fpsr);
 	/* Off whatever HVF reports, as the boot protocol wants them. */
 	v->fresh_sys[0] &= ~SCTLR_MMU_CACHES;
-	return r == HV_SUCCESS ? 0 : hvf_fail(e, r, "reading a new vCPU's registers");
+	return r == HV_SUCCESS ? 0 : hvf_fail(e, r, "reading a new vCPU's FPCR/FPSR");
 }
 
 static hv_return_t hvf_restore_fresh(struct hv_vcpu *v)
@@ -425,7 +439,8 @@ static hv_return_t hvf_restore_fresh(struct hv_vcpu *v)
 	hv_return_t r = HV_SUCCESS;
 
 	for (unsigned i = 0; i < HVF_FRESH_SYSREGS && r == HV_SUCCESS; i++)
-		r = hv_vcpu_set_sys_reg(v->id, hvf_fresh_regs[i], v->fresh_sys[i]);
+		if (v->fresh_valid & (1u << i))
+			r = hv_vcpu_set_sys_reg(v->id, hvf_fresh_regs[i], v->fresh_sys[i]);
 	if (r == HV_SUCCESS)
 		r = hv_vcpu_set_reg(v->id, HV_REG_FPCR, v->fresh_fpcr);
 	if (r == HV_SUCCESS)

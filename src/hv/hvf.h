@@ -56,6 +56,7 @@ struct hv_vcpu {
 	pthread_t owner;
 	/* The EL1 state HVF gave the new vCPU: what every power-on starts from. */
 	uint64_t fresh_sys[HVF_FRESH_SYSREGS];
+	uint32_t fresh_valid; /* bit i: fresh_sys[i] was read */
 	uint64_t fresh_fpcr, fresh_fpsr;
 	bool vtimer_masked;
 	/* An MMIO load handed to the VMM, finished by complete_mmio_read(). */
