@@ -8,6 +8,7 @@
  * io_uring where the kernel has one, and with IGNITION_NO_IO_URING (one preadv/pwritev each).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -19,6 +20,15 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#endif
 
 #include <cmocka.h>
 
@@ -1080,6 +1090,97 @@ static void test_request_limits(void **state)
 			 VIRTIO_BLK_S_OK);
 }
 
+#ifdef __linux__
+struct stopper {
+	struct virtio_mmio *vm;
+	pthread_t thread;
+};
+
+static void *stopper_run(void *opaque)
+{
+	struct stopper *st = opaque;
+
+	virtio_mmio_shutdown(st->vm);
+	return NULL;
+}
+
+/* A userfaultfd on one page of guest RAM (emptied first): the device's copy waits in it. */
+static int uffd_trap(void *page)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)page, .len = 4096 },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api) || madvise(page, 4096, MADV_DONTNEED) ||
+	    ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * A stop arrives while a worker is inside a 3 MiB write, its second 1 MiB chunk held on a
+ * guest page that faults (a userfaultfd) until the test lets it go after the stop: the chunk in
+ * progress completes, the third never starts, and the request is not answered.
+ */
+static void test_stop_between_chunks(void **state)
+{
+	struct fixture *f = *state;
+	struct vdrv *d = &f->d;
+	uint64_t area = vdrv_alloc(d, 3 * SZ_1M, 4096);
+	uint8_t *p = vdrv_ptr(d, area), page[4096];
+	struct vdrv_buf b[24];
+	struct stopper st = { .vm = d->vm };
+	struct pollfd pfd = { .events = POLLIN };
+	struct uffd_msg msg;
+	struct uffdio_copy copy;
+	int fd;
+
+	for (int c = 0; c < 3; c++)
+		memset(p + c * SZ_1M, 0xa1 + 0x11 * c, SZ_1M);
+	for (int i = 0; i < 24; i++)
+		b[i] = (struct vdrv_buf){ .gpa = area + (uint64_t)i * 128 * 1024,
+					  .len = 128 * 1024 };
+	fd = uffd_trap(p + SZ_1M);
+	if (fd < 0) {
+		print_message("no userfaultfd here (%s): skipped\n", strerror(-fd));
+		skip();
+	}
+	assert_true(vdrv_blk_submit(d, VIRTIO_BLK_T_OUT, 0, b, 24, true) >= 0);
+	vdrv_notify(d, 0);
+	/* The worker has written the first chunk and waits in the second. */
+	pfd.fd = fd;
+	assert_int_equal(poll(&pfd, 1, 5000), 1);
+	assert_int_equal(read(fd, &msg, sizeof(msg)), (ssize_t)sizeof(msg));
+	assert_int_equal(msg.event, UFFD_EVENT_PAGEFAULT);
+	assert_int_equal(pthread_create(&st.thread, NULL, stopper_run, &st), 0);
+	usleep(100000); /* the stop is requested; the join waits for the worker */
+	memset(page, 0xb2, sizeof(page));
+	copy = (struct uffdio_copy){ .dst = (uintptr_t)(p + SZ_1M),
+				     .src = (uintptr_t)page,
+				     .len = sizeof(page) };
+	assert_int_equal(ioctl(fd, UFFDIO_COPY, &copy), 0);
+	assert_int_equal(pthread_join(st.thread, NULL), 0);
+	close(fd);
+	assert_int_equal(vdrv_used_idx(d, 0), 0);
+	expect_file(f, 0, p, 2 * SZ_1M);
+	expect_file(f, 2 * SZ_1M, zeroes, SZ_1M);
+}
+#else
+static void test_stop_between_chunks(void **state)
+{
+	skip();
+}
+#endif
+
 #define T(fn)	  cmocka_unit_test_setup_teardown(fn, setup, teardown)
 #define T_BIG(fn) cmocka_unit_test_setup_teardown(fn, setup_big, teardown)
 
@@ -1108,6 +1209,7 @@ int main(void)
 		T_BIG(test_request_limits),
 		T_BIG(test_stop_attack),
 		T_BIG(test_stop_flood),
+		T_BIG(test_stop_between_chunks),
 	};
 
 	log_set_level(LOG_ERROR);
