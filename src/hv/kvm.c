@@ -167,7 +167,7 @@ static int kvm_vm_create(const struct hv_vm_params *p, struct hv_vm **out, struc
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return err_set(e, -ENOMEM, "out of memory");
-	vm->vm_fd = vm->gic_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->gic_fd = -1;
 	vm->cpu_features = p->cpu_features;
 	vm->pmu_intid = p->pmu_intid;
 	vm->nr_vcpus = p->nr_vcpus;
