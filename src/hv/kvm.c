@@ -86,7 +86,8 @@ static unsigned kvm_probe_cpu_features(int fd)
 		f |= HV_CPU_PMU;
 	if (kvm_check(fd, KVM_CAP_ARM_SVE))
 		f |= HV_CPU_SVE;
-	if (kvm_check(fd, KVM_CAP_ARM_PTRAUTH_ADDRESS) && kvm_check(fd, KVM_CAP_ARM_PTRAUTH_GENERIC))
+	if (kvm_check(fd, KVM_CAP_ARM_PTRAUTH_ADDRESS) &&
+	    kvm_check(fd, KVM_CAP_ARM_PTRAUTH_GENERIC))
 		f |= HV_CPU_PAUTH;
 	return f;
 }
@@ -311,8 +312,8 @@ static int kvm_vcpu_init(struct hv_vcpu *v, struct errbuf *e)
 	if (vm->cpu_features & HV_CPU_SVE)
 		init.features[0] |= 1u << KVM_ARM_VCPU_SVE;
 	if (vm->cpu_features & HV_CPU_PAUTH)
-		init.features[0] |=
-			1u << KVM_ARM_VCPU_PTRAUTH_ADDRESS | 1u << KVM_ARM_VCPU_PTRAUTH_GENERIC;
+		init.features[0] |= 1u << KVM_ARM_VCPU_PTRAUTH_ADDRESS |
+				    1u << KVM_ARM_VCPU_PTRAUTH_GENERIC;
 	if (ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) < 0)
 		return err_set(e, -errno, "KVM_ARM_VCPU_INIT (vCPU %u, features %#x): %s", v->index,
 			       init.features[0], strerror(errno));

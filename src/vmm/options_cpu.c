@@ -53,13 +53,16 @@ static int cpu_choose(enum cpu_feature_mode mode, unsigned bit, const char *key,
 		break;
 	case CPU_FEAT_ON:
 		if (!offered)
-			return err_set(e, -ENOTSUP, "--cpu %s=on: the %s backend offers no %s on "
-				       "this host", key, backend, what);
+			return err_set(e, -ENOTSUP,
+				       "--cpu %s=on: the %s backend offers no %s on this host", key,
+				       backend, what);
 		break;
 	case CPU_FEAT_OFF:
 		if (caps->cpu_fixed & bit)
-			return err_set(e, -ENOTSUP, "--cpu %s=off: the %s backend cannot hide the "
-				       "host's %s from the guest", key, backend, what);
+			return err_set(e, -ENOTSUP,
+				       "--cpu %s=off: the %s backend cannot hide the host's %s from "
+				       "the guest",
+				       key, backend, what);
 		offered = false;
 		break;
 	}

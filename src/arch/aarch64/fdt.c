@@ -160,12 +160,12 @@ static int fdt_add_timer(void *fdt, const struct layout *l)
 /* KVM raises the PMU's overflow PPI as a level, high while an overflow is pending. */
 static int fdt_add_pmu(void *fdt, const struct layout *l)
 {
+	uint32_t flags = ppi_irq_flags(l->nr_vcpus, IRQ_TYPE_LEVEL_HIGH);
 	int ret;
 
 	ret = fdt_begin_node(fdt, "pmu");
 	ret = ret ?: fdt_property_string(fdt, "compatible", "arm,armv8-pmuv3");
-	ret = ret ?: fdt_prop_irq(fdt, GIC_PPI, PMU_PPI,
-				  ppi_irq_flags(l->nr_vcpus, IRQ_TYPE_LEVEL_HIGH));
+	ret = ret ?: fdt_prop_irq(fdt, GIC_PPI, PMU_PPI, flags);
 	return ret ?: fdt_end_node(fdt);
 }
 

@@ -82,13 +82,14 @@ static int kernel_parse_head(const uint8_t *buf, size_t len, const char *name,
 	if (len >= ARM64_IMAGE_HEADER_SIZE && get_le32(buf + HDR_MAGIC) == ARM64_IMAGE_MAGIC)
 		return arm64_image_parse(buf, len, name, hdr, e);
 	if (is_pe(buf, len) && len < ARM64_IMAGE_HEADER_SIZE)
-		return err_set(e, -ENOEXEC,
-			       "%s: truncated (%zu bytes, shorter than the %u-byte arm64 Image header)",
-			       name, len, ARM64_IMAGE_HEADER_SIZE);
+		return err_set(
+			e, -ENOEXEC,
+			"%s: truncated (%zu bytes, shorter than the %u-byte arm64 Image header)",
+			name, len, ARM64_IMAGE_HEADER_SIZE);
 	if (is_pe(buf, len))
 		return err_set(e, -ENOEXEC,
-			       "%s: a PE/EFI file, not an arm64 Image (bad magic at offset %d)", name,
-			       HDR_MAGIC);
+			       "%s: a PE/EFI file, not an arm64 Image (bad magic at offset %d)",
+			       name, HDR_MAGIC);
 	*raw = true;
 	*hdr = (struct arm64_image_header){ .text_offset = RAW_LOAD_OFFSET };
 	return 0;

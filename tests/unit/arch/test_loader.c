@@ -335,8 +335,8 @@ static void test_bad_images(void **state)
 	img[56] = 'X';
 	file_write(f->path, img, 4096);
 	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), -ENOEXEC);
-	snprintf(want, sizeof(want), "%s: a PE/EFI file, not an arm64 Image (bad magic at offset 56)",
-		 f->path);
+	snprintf(want, sizeof(want),
+		 "%s: a PE/EFI file, not an arm64 Image (bad magic at offset 56)", f->path);
 	assert_string_equal(e.msg, want);
 	assert_int_equal(f->notes, 0);
 
@@ -415,8 +415,8 @@ static void test_raw_tiny(void **state)
 {
 	struct fixture *f = *state;
 	/* movz w0, #8; movk w0, #0x8400, lsl #16; hvc #0: PSCI SYSTEM_OFF */
-	static const uint8_t prog[] = { 0x00, 0x01, 0x80, 0x52, 0x00, 0x80, 0xb0, 0x72,
-					0x02, 0x00, 0x00, 0xd4 };
+	static const uint8_t prog[] = { 0x00, 0x01, 0x80, 0x52, 0x00, 0x80,
+					0xb0, 0x72, 0x02, 0x00, 0x00, 0xd4 };
 	struct kernel_image k;
 	struct errbuf e;
 
