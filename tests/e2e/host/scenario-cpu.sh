@@ -90,10 +90,10 @@ cpu_dtb() {
 	[ "$host_pmu" = yes ] || return
 	/bin/ignition --quiet --kernel $G/Image --cpu pmu=on --dump-dtb /tmp/cpu-on.dtb 2>/tmp/cpu-dtb.err
 	check "cpufeat: --cpu pmu=on --dump-dtb has an arm,armv8-pmuv3 node" '^1$' \
-		"$(grep -c arm,armv8-pmuv3 /tmp/cpu-on.dtb 2>&1) $(cat /tmp/cpu-dtb.err)"
+		"$(grep -c arm,armv8-pmuv3 /tmp/cpu-on.dtb 2>&1)$(cat /tmp/cpu-dtb.err)"
 	/bin/ignition --quiet --kernel $G/Image --cpu pmu=off --dump-dtb /tmp/cpu-off.dtb 2>/tmp/cpu-dtb.err
 	check "cpufeat: --cpu pmu=off --dump-dtb has none" '^0$' \
-		"$(grep -c arm,armv8-pmuv3 /tmp/cpu-off.dtb 2>&1) $(cat /tmp/cpu-dtb.err)"
+		"$(grep -c arm,armv8-pmuv3 /tmp/cpu-off.dtb 2>&1)$(cat /tmp/cpu-dtb.err)"
 }
 
 # everything hidden: no flag, no PMU
