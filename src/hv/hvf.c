@@ -134,7 +134,14 @@ static int hvf_probe_gic(struct hv_caps *caps, struct errbuf *e)
 	hv_return_t r;
 	int ret;
 
-	*caps = (struct hv_caps){ .ram_align = HVF_PAGE, .psci_in_kernel = false };
+	/*
+	 * vCPU features: Apple Silicon has no SVE (the M4's SME is another extension), and HVF
+	 * gives no PMU (counter registers trap to the VMM, which would have to emulate them, as
+	 * QEMU does). Pointer authentication is the host's and always visible in the guest's ID
+	 * registers; hiding it would mean rewriting ID_AA64ISAR1_EL1 per vCPU, not done yet.
+	 */
+	*caps = (struct hv_caps){ .ram_align = HVF_PAGE, .psci_in_kernel = false,
+				  .cpu_features = HV_CPU_PAUTH, .cpu_fixed = HV_CPU_PAUTH };
 	ret = hvf_gic_geometry(&caps->gic, e);
 	if (ret < 0)
 		return ret;

@@ -176,6 +176,7 @@ build_host() {
 	mknod -m 600 "$h/dev/console" c 5 1
 	cp "$kernel_dir/Image" "$kernel_dir/Image.gz" "$guest_dir/initramfs.cpio.gz" "$h/guest/"
 	cp "$badguest_dir/Image" "$h/guest/badguest.Image"
+	cp "$badguest_dir/raw.bin" "$h/guest/raw.bin"
 	cpio_dir "$h" >"$tmp/base.cpio"
 	rm -rf "$h"
 	cache_commit "$tmp" "$host_dir" "$host_key"

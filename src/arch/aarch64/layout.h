@@ -38,6 +38,11 @@
 /* INTIDs handed to hypervisors are absolute: SPI n is INTID 32 + n. */
 #define GIC_SPI_BASE 32u
 #define SPI_INTID(spi) (GIC_SPI_BASE + (spi))
+/* PPIs (per-CPU) are INTID 16 + n; the PMU's overflow interrupt is PPI 7 (INTID 23), as on
+ * QEMU's virt machine and in the Server Base System Architecture. */
+#define GIC_PPI_BASE 16u
+#define PPI_INTID(ppi) (GIC_PPI_BASE + (ppi))
+#define PMU_PPI 7u
 
 #define MAX_VCPUS 128u
 
