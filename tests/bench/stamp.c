@@ -196,9 +196,9 @@ static void smaps_report(pid_t pid, const struct opts *o, char *line, size_t len
 	snprintf(line, len,
 		 " rss_kib=%llu ram_rss_kib=%llu ram_thp_kib=%llu ram_vmas=%zu other_rss_kib=%llu"
 		 " other_anon_kib=%llu other_file_kib=%llu",
-		 (unsigned long long)total, (unsigned long long)ram_rss, (unsigned long long)ram_thp,
-		 first <= last ? last - first + 1 : 0, (unsigned long long)(total - ram_rss),
-		 (unsigned long long)(anon - ram_anon),
+		 (unsigned long long)total, (unsigned long long)ram_rss,
+		 (unsigned long long)ram_thp, first <= last ? last - first + 1 : 0,
+		 (unsigned long long)(total - ram_rss), (unsigned long long)(anon - ram_anon),
 		 (unsigned long long)((total - ram_rss) - (anon - ram_anon)));
 	free(v);
 	free(text);
