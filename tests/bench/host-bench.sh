@@ -15,38 +15,109 @@ I=$B/initramfs.cpio.gz
 MEM=${BENCH_MEM:-256}
 SMP=${BENCH_SMP:-1}
 DD4K=${BENCH_DD4K_MIB:-8}
+PARTS=${BENCH_PARTS:-setup boot norng map dd}
+QUIET=${BENCH_QUIET-quiet}
+has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 RAM=$((MEM * 1024 * 1024))
-# ignition's default command line (plus --append), with qemu's console in place of ours
-QEMU_CMDLINE="console=ttyAMA0 earlycon=pl011,0x9000000 reboot=k panic=1"
+# ignition's default command line with qemu's console in place of ours: the appended text comes
+# before the early console, so that "quiet" holds for it (src/arch/aarch64/cmdline.c)
+QEMU_CMDLINE="console=ttyAMA0 reboot=k panic=1"
+QEMU_EARLYCON="earlycon=pl011,0x9000000"
 
 mkdir -p $B
 cp /bench/initramfs.cpio.gz $I
 dd if=/dev/zero of=$B/disk.img bs=1M count=64 2>/dev/null
 
 note() { echo "bench: $*"; }
+note "host THP: enabled $(cat /sys/kernel/mm/transparent_hugepage/enabled)," \
+	"defrag $(cat /sys/kernel/mm/transparent_hugepage/defrag)"
 
-# record TAG STAMP-LINE: the run's figures, and the guest's dd lines from its console
+# The host's transparent huge page faults so far: "alloc fallback"
+thp() { awk '/^thp_fault_alloc / { a = $2 } /^thp_fault_fallback / { f = $2 }
+	END { print a + 0, f + 0 }' /proc/vmstat; }
+# thp_delta BEFORE: what the run in between got, as figures for its RUN line
+thp_delta() {
+	set -- $1 $(thp)
+	echo "thp_alloc=$(($3 - $1)) thp_fallback=$(($4 - $2))"
+}
+# BENCH_SMAPS=1: boot runs also read the VMM's smaps at the marker (guest RAM in huge pages)
+boot_smaps=
+[ -n "${BENCH_SMAPS:-}" ] && boot_smaps="-r $RAM -s 0"
+
+# BENCH_KVMTRACE=1 (experiments): every boot run under the host's kvm tracepoints; each run's
+# trace goes to logs/TAG.kvm.gz and a summary (events, exits, time blocked in WFI) to TAG.kvmsum
+T=/sys/kernel/tracing
+if [ -n "${BENCH_KVMTRACE:-}" ]; then
+	mount -t tracefs nodev $T 2>/dev/null
+	echo 16384 >$T/buffer_size_kb
+	echo 1 >$T/events/kvm/enable
+	echo 1 >$T/events/sched/sched_switch/enable
+	echo 1 >$T/events/sched/sched_wakeup/enable
+	echo 1 >$T/events/sched/sched_migrate_task/enable
+	echo 0 >$T/tracing_on
+fi
+trace_begin() {
+	[ -n "${BENCH_KVMTRACE:-}" ] || return 0
+	: >$T/trace
+	echo 1 >$T/tracing_on
+}
+trace_end() {
+	[ -n "${BENCH_KVMTRACE:-}" ] || return 0
+	echo 0 >$T/tracing_on
+	gzip -c $T/trace >$logs/$1.kvm.gz
+	awk '
+	/^#/ { next }
+	{
+		for (i = 1; i <= NF; i++) if ($i ~ /^[0-9]+\.[0-9]+:$/) break
+		t = substr($i, 1, length($i) - 1) + 0; ev = $(i + 1); sub(":$", "", ev)
+		if (!t0) t0 = t
+		n[ev]++; last = t
+		b = int((t - t0) * 4); bucket[b]++; if (b > maxb) maxb = b
+		if (ev == "kvm_exit") { m = $0; sub(/.*HSR_EC: /, "", m); sub(/,.*/, "", m); ec[m]++ }
+		if (ev == "kvm_userspace_exit") { m = $0; sub(/.*reason /, "", m); ue[m]++ }
+		if (ev == "kvm_wfx_arm64") { wfx = t; nw++ }
+		if (ev == "kvm_entry" && wfx) { d = t - wfx; blk += d; if (d > maxblk) maxblk = d
+			if (d > 0.05) long = long sprintf(" %.3f@%.3f", d, wfx - t0); wfx = 0 }
+	}
+	END {
+		printf "span %.3f s, wfx %d, blocked %.3f s (max %.3f), long:%s\n", last - t0, nw,
+			blk, maxblk, long
+		for (e in n) printf "event %s %d\n", e, n[e]
+		for (e in ec) printf "exit %s %d\n", e, ec[e]
+		for (e in ue) printf "uexit %s %d\n", e, ue[e]
+		for (b = 0; b <= maxb; b++) printf "%s%d", b ? " " : "per 250 ms: ", bucket[b]
+		print ""
+	}' $T/trace >$logs/$1.kvmsum
+}
+
+# record TAG STAMP-LINE [MORE]: the run's figures, and the guest's dd lines from its console
 record() {
-	echo "RUN $1 $2" >>$results
+	echo "RUN $1 $2${3:+ $3}" >>$results
 	grep '^BENCH dd ' $B/$1.console | sed "s/^BENCH dd /DD $1 /" >>$results
 	case $2 in *status=0*) ;; *)
 		note "$1 failed: $2"
 		cp $B/$1.console $B/$1.stderr $logs/ 2>/dev/null
 		;;
 	esac
+	[ -n "${BENCH_KEEP:-}" ] && cp $B/$1.console $B/$1.stderr $logs/ 2>/dev/null
+	return 0
 }
 
-# ignition MODE TAG [stamp options] -- [ignition options]
+# ignition MODE TAG [stamp options] -- [ignition options]; $VMM_BIN is the build to run
+VMM_BIN=/bin/ignition
 ignition() {
 	mode=$1 tag=$2
 	shift 2
 	opts=
 	while [ "$1" != -- ]; do opts="$opts $1"; shift; done
 	shift
+	t=$(thp)
+	trace_begin
 	r=$($S -m BENCH-READY $opts -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \
-		/bin/ignition --kernel $K --initrd $I --smp $SMP --mem $MEM --no-rng "$@" \
-		--append "quiet bench=$mode bench_dd4k=$DD4K")
-	record $tag "$r"
+		$VMM_BIN --kernel $K --initrd $I --smp $SMP --mem $MEM "$@" \
+		--append "$QUIET bench=$mode bench_dd4k=$DD4K ${BENCH_APPEND:-}")
+	trace_end $tag
+	record $tag "$r" "$(thp_delta "$t")"
 }
 
 qemu() {
@@ -55,12 +126,16 @@ qemu() {
 	opts=
 	while [ "$1" != -- ]; do opts="$opts $1"; shift; done
 	shift
+	t=$(thp)
+	trace_begin
 	r=$($S -m BENCH-READY $opts -c /tools -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \
 		/usr/bin/qemu-system-aarch64 -accel kvm -M virt,gic-version=3 -cpu host \
 		-smp $SMP -m $MEM -nic none -no-reboot -display none -monitor none \
 		-chardev stdio,id=c0,signal=off -serial chardev:c0 \
-		-kernel $K -initrd $I "$@" -append "$QEMU_CMDLINE quiet bench=$mode bench_dd4k=$DD4K")
-	record $tag "$r"
+		-kernel $K -initrd $I "$@" \
+		-append "$QEMU_CMDLINE $QUIET bench=$mode bench_dd4k=$DD4K ${BENCH_APPEND:-} $QEMU_EARLYCON")
+	trace_end $tag
+	record $tag "$r" "$(thp_delta "$t")"
 }
 
 ign_disk="--disk $B/disk.img,ro"
@@ -70,30 +145,51 @@ qemu_disk="-drive if=none,id=d0,format=raw,file=$B/disk.img,readonly=on
 # setup TAG: ignition with the null backend, start to exit: its set-up cost in this host
 setup() {
 	r=$($S -o $B/$1.console -e $B/$1.stderr -t 120 -- /bin/ignition --backend null \
-		--kernel $K --initrd $I --smp $SMP --mem $MEM --no-rng --append "quiet bench=boot")
+		--kernel $K --initrd $I --smp $SMP --mem $MEM --append "quiet bench=boot")
 	record $1 "$r"
 }
 
+# BENCH_PARTS picks what runs (default: setup boot norng map dd): setup, boot (ignition as a user
+# runs it, default devices, then qemu), norng (ignition --no-rng), map (IGNITION_KERNEL_MAP=1), dd;
+# for experiments: alt (--cmdline "$BENCH_ALT_CMDLINE"), b (the BENCH_IGNITION_B build).
 i=1
 while [ $i -le ${BENCH_RUNS:-5} ]; do
-	setup setup-ignition-$i
-	ignition boot boot-ignition-$i --
-	qemu boot boot-qemu-$i --
+	if has setup; then setup setup-ignition-$i; fi
+	if has boot; then
+		ignition boot boot-ignition-$i $boot_smaps -- ${BENCH_IGN_OPTS:-}
+		qemu boot boot-qemu-$i $boot_smaps --
+	fi
+	if has alt; then
+		ignition boot boot-ignition-alt-$i $boot_smaps -- --cmdline "$BENCH_ALT_CMDLINE"
+	fi
+	# another build of ignition (BENCH_IGNITION_B), for before/after comparisons
+	if has b; then
+		VMM_BIN=/bin/ignition-b
+		ignition boot boot-ignition-b-$i $boot_smaps -- ${BENCH_IGN_OPTS:-}
+		VMM_BIN=/bin/ignition
+	fi
+	if has norng; then
+		ignition boot boot-ignition-norng-$i $boot_smaps -- --no-rng ${BENCH_IGN_OPTS:-}
+	fi
 	# the kernel mapped from its file instead of copied: faster set-up, but the guest's faults
-	export IGNITION_KERNEL_MAP=1
-	setup setup-ignition-map-$i
-	ignition boot boot-ignition-map-$i --
-	unset IGNITION_KERNEL_MAP
+	if has map; then
+		export IGNITION_KERNEL_MAP=1
+		if has setup; then setup setup-ignition-map-$i; fi
+		ignition boot boot-ignition-map-$i -- ${BENCH_IGN_OPTS:-}
+		unset IGNITION_KERNEL_MAP
+	fi
 	note "boot round $i done"
 	i=$((i + 1))
 done
 
+# The disk and memory runs give ignition the devices qemu has: one disk, no rng.
 i=1
+has dd || i=$((${BENCH_DD_RUNS:-3} + 1))
 while [ $i -le ${BENCH_DD_RUNS:-3} ]; do
-	ignition dd dd-ignition-$i -r $RAM -d $logs/dd-ignition-$i.smaps -p -- $ign_disk
+	ignition dd dd-ignition-$i -r $RAM -d $logs/dd-ignition-$i.smaps -p -- --no-rng $ign_disk
 	qemu dd dd-qemu-$i -r $RAM -d $logs/dd-qemu-$i.smaps -p -- $qemu_disk
 	export IGNITION_NO_NOTIFY_FD=1
-	ignition dd dd-ignition-nonotify-$i -r $RAM -p -- $ign_disk
+	ignition dd dd-ignition-nonotify-$i -r $RAM -p -- --no-rng $ign_disk
 	unset IGNITION_NO_NOTIFY_FD
 	note "disk round $i done"
 	i=$((i + 1))

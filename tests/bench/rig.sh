@@ -5,6 +5,11 @@
 # Environment: IGNITION (static arm64 build), BENCH_RUNS, BENCH_DD_RUNS, BENCH_MEM, BENCH_SMP,
 # BENCH_DD4K_MIB (MiB read with bs=4k; 1M always reads 64),
 # BENCH_OUT (default build-bench-rig), E2E_CACHE, E2E_TIMEOUT (default 1500 s).
+# For experiments (see host-bench.sh): BENCH_PARTS, BENCH_QUIET, BENCH_APPEND, BENCH_IGN_OPTS,
+# BENCH_ALT_CMDLINE, BENCH_IGNITION_B (a second build), BENCH_KEEP=1 (every console and stderr),
+# BENCH_SMAPS=1, BENCH_KVMTRACE=1 (the host's kvm and sched tracepoints per boot), and
+# BENCH_HOST_ARGS (more options for the emulated host's qemu, e.g. "-icount shift=0": time in
+# instructions, the same in every run).
 set -uo pipefail
 bench=$(cd "$(dirname "$0")" && pwd)
 export E2E_OUT=${BENCH_OUT:-$bench/../../build-bench-rig}
@@ -42,6 +47,7 @@ mkdir -p "$r"/{e2e,bin,bench}
 install -m 755 "$e2e/host/init" "$r/init"
 install -m 755 "$bench/host-bench.sh" "$r/e2e/bench.sh"
 install -m 755 "$IGNITION" "$r/bin/ignition"
+[ -n "${BENCH_IGNITION_B:-}" ] && install -m 755 "$BENCH_IGNITION_B" "$r/bin/ignition-b"
 install -m 755 "$out/stamp" "$r/bin/stamp"
 cp "$out/bench-initramfs.cpio.gz" "$r/bench/initramfs.cpio.gz"
 cat >"$r/e2e/conf" <<CONF
@@ -52,22 +58,31 @@ BENCH_DD_RUNS=${BENCH_DD_RUNS:-3}
 BENCH_MEM=${BENCH_MEM:-256}
 BENCH_SMP=${BENCH_SMP:-1}
 BENCH_DD4K_MIB=${BENCH_DD4K_MIB:-8}
+BENCH_PARTS="${BENCH_PARTS:-}"
+BENCH_QUIET="${BENCH_QUIET-quiet}"
+BENCH_APPEND="${BENCH_APPEND:-}"
+BENCH_IGN_OPTS="${BENCH_IGN_OPTS:-}"
+BENCH_KEEP=${BENCH_KEEP:-}
+BENCH_SMAPS=${BENCH_SMAPS:-}
+BENCH_KVMTRACE=${BENCH_KVMTRACE:-}
+BENCH_ALT_CMDLINE="${BENCH_ALT_CMDLINE:-}"
 CONF
 (cd "$r" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$out/run.cpio.gz"
 cat "$host_base_cpio" "$out/run.cpio.gz" >"$out/host-initramfs.cpio"
 rm -rf "$r" "$g"
 mkdir -p "$out/work/logs"
 : >"$out/work.ext4"
-mke2fs -q -F -t ext4 -L work -E root_owner=0:0 -d "$out/work" "$out/work.ext4" 32M
+mke2fs -q -F -t ext4 -L work -E root_owner=0:0 -d "$out/work" "$out/work.ext4" \
+	"$([ -n "${BENCH_KVMTRACE:-}" ] && echo 256M || echo 32M)"
 rmdir "$out/work/logs" "$out/work"
 
 E2E_VMM=qemu host_command
 log=$out/host-console.log
-echo "host: ${host_cmd[*]}" >"$log"
+echo "host: ${host_cmd[*]} ${BENCH_HOST_ARGS:-}" >"$log"
 say "emulated host: ignition and qemu alternating (console: $log)"
 export T0=$EPOCHREALTIME
-timeout -k 10 "${E2E_TIMEOUT:-1500}" "${host_cmd[@]}" -display none -monitor none -serial stdio \
-	</dev/null 2>&1 | "$e2e/tsfilter.sh" | tee -a "$log" |
+timeout -k 10 "${E2E_TIMEOUT:-1500}" "${host_cmd[@]}" ${BENCH_HOST_ARGS:-} -display none \
+	-monitor none -serial stdio </dev/null 2>&1 | "$e2e/tsfilter.sh" | tee -a "$log" |
 	grep --line-buffered -E 'bench: |e2e: host (ready|scenario)|Kernel panic|Oops|BUG' >&2
 rc=${PIPESTATUS[0]}
 echo "host: qemu exit $rc" >>"$log"

@@ -7,10 +7,11 @@
  *   stamp [options] -- PROGRAM ARGS...
  *	Starts PROGRAM with stdin a pipe held open (never EOF), stdout a pipe read here and copied
  *	to -o FILE, stderr to -e FILE. Prints one line:
- *	  marker_us=N exit_us=N status=S [rss_kib=N ram_kib=N ram_rss_kib=N other_rss_kib=N
- *	  other_anon_kib=N other_file_kib=N]
+ *	  marker_us=N exit_us=N status=S [rss_kib=N ram_rss_kib=N ram_thp_kib=N ram_vmas=N
+ *	  other_rss_kib=N other_anon_kib=N other_file_kib=N]
  *	times from just before fork() to the marker's last byte read (-1: never seen) and to
- *	waitpid(); status is the exit code, 128+signal, or "timeout".
+ *	waitpid(); status is the exit code, 128+signal, or "timeout". Each line in the -e file
+ *	starts with the time it arrived, "[seconds]", on the same clock.
  *	-m MARKER   the console string to wait for
  *	-r BYTES    at the marker, read /proc/PID/smaps: the guest RAM is the run of adjacent
  *	            mappings that adds up to exactly BYTES; everything else is the VMM's own
@@ -21,6 +22,10 @@
  *	-t SECONDS  kill PROGRAM after this long (default 600)
  *   stamp -x PROGRAM ARGS...
  *	Runs PROGRAM with this process's stdio and prints "elapsed_us=N status=S" (in the guest).
+ *   stamp -k
+ *	In an arm64 guest: "cntvct_us=N mono_us=N", the virtual counter (which KVM starts at 0
+ *	when it creates the vCPUs) and CLOCK_MONOTONIC (which starts once the kernel's timekeeping
+ *	does), read together: their difference is how long the kernel ran before its clock.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -51,7 +56,7 @@ struct opts {
 
 struct vma {
 	uint64_t start, end;
-	uint64_t rss_kib, anon_kib;
+	uint64_t rss_kib, anon_kib, thp_kib;
 };
 
 static int64_t now_us(void)
@@ -124,6 +129,8 @@ static size_t smaps_parse(char *text, struct vma **out)
 			v[n - 1].rss_kib = kib;
 		} else if (n && sscanf(line, "Anonymous: %llu kB", &kib) == 1) {
 			v[n - 1].anon_kib = kib;
+		} else if (n && sscanf(line, "AnonHugePages: %llu kB", &kib) == 1) {
+			v[n - 1].thp_kib = kib;
 		}
 	}
 	*out = v;
@@ -166,7 +173,7 @@ static void smaps_report(pid_t pid, const struct opts *o, char *line, size_t len
 	char path[64];
 	struct vma *v;
 	size_t n, tlen, first = 1, last = 0;
-	uint64_t total = 0, anon = 0, ram_rss = 0, ram_anon = 0;
+	uint64_t total = 0, anon = 0, ram_rss = 0, ram_anon = 0, ram_thp = 0;
 	char *text;
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
@@ -183,14 +190,15 @@ static void smaps_report(pid_t pid, const struct opts *o, char *line, size_t len
 		if (i >= first && i <= last) {
 			ram_rss += v[i].rss_kib;
 			ram_anon += v[i].anon_kib;
+			ram_thp += v[i].thp_kib;
 		}
 	}
 	snprintf(line, len,
-		 " rss_kib=%llu ram_rss_kib=%llu ram_vmas=%zu other_rss_kib=%llu"
+		 " rss_kib=%llu ram_rss_kib=%llu ram_thp_kib=%llu ram_vmas=%zu other_rss_kib=%llu"
 		 " other_anon_kib=%llu other_file_kib=%llu",
 		 (unsigned long long)total, (unsigned long long)ram_rss,
-		 first <= last ? last - first + 1 : 0, (unsigned long long)(total - ram_rss),
-		 (unsigned long long)(anon - ram_anon),
+		 (unsigned long long)ram_thp, first <= last ? last - first + 1 : 0,
+		 (unsigned long long)(total - ram_rss), (unsigned long long)(anon - ram_anon),
 		 (unsigned long long)((total - ram_rss) - (anon - ram_anon)));
 	free(v);
 	free(text);
@@ -205,12 +213,12 @@ static int open_out(const char *path)
 	return fd;
 }
 
-static pid_t spawn(const struct opts *o, int *in_w, int *out_r)
+static pid_t spawn(const struct opts *o, int *in_w, int *out_r, int *err_r)
 {
-	int in[2], out[2], err_fd = open_out(o->err_path);
+	int in[2], out[2], err[2];
 	pid_t pid;
 
-	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0)
+	if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0)
 		die("pipe");
 	pid = fork();
 	if (pid < 0)
@@ -218,7 +226,7 @@ static pid_t spawn(const struct opts *o, int *in_w, int *out_r)
 	if (pid == 0) {
 		dup2(in[0], 0);
 		dup2(out[1], 1);
-		dup2(err_fd, 2);
+		dup2(err[1], 2);
 		if (o->chroot_dir && (chroot(o->chroot_dir) < 0 || chdir("/") < 0))
 			_exit(126);
 		execv(o->argv[0], o->argv);
@@ -226,10 +234,32 @@ static pid_t spawn(const struct opts *o, int *in_w, int *out_r)
 	}
 	close(in[0]);
 	close(out[1]);
-	close(err_fd);
+	close(err[1]);
 	*in_w = in[1];
 	*out_r = out[0];
+	*err_r = err[0];
 	return pid;
+}
+
+/* Copies what the VMM wrote on stderr, each line stamped with its arrival (seconds since t0). */
+static bool err_copy(int err_r, FILE *f, bool *bol, int64_t t0)
+{
+	char buf[4096];
+	ssize_t n = read(err_r, buf, sizeof(buf));
+	double t = (double)(now_us() - t0) / 1e6;
+
+	if (n < 0 && errno == EINTR)
+		return true;
+	if (n <= 0)
+		return false;
+	for (ssize_t i = 0; i < n; i++) {
+		if (*bol)
+			fprintf(f, "[%9.6f] ", t);
+		fputc(buf[i], f);
+		*bol = buf[i] == '\n';
+	}
+	fflush(f);
+	return true;
 }
 
 /* Scans the console for the marker across read boundaries; true the first time it completes. */
@@ -261,18 +291,22 @@ static const char *status_str(int st, char *buf, size_t len)
 static int run_vmm(const struct opts *o)
 {
 	int64_t t0, t_marker = -1, t_exit, deadline;
-	int in_w, out_r, out_fd = open_out(o->out_path), st = 0;
+	int in_w, out_r, err_r, out_fd = open_out(o->out_path), st = 0;
+	FILE *err_f = fdopen(open_out(o->err_path), "w");
 	char buf[4096], mem[256] = "", sbuf[16];
 	size_t matched = 0;
-	bool timed_out = false;
+	bool timed_out = false, err_bol = true;
 	pid_t pid;
 
+	if (!err_f)
+		die("stderr copy");
 	signal(SIGPIPE, SIG_IGN);
 	t0 = now_us();
-	pid = spawn(o, &in_w, &out_r);
+	pid = spawn(o, &in_w, &out_r, &err_r);
 	deadline = t0 + (int64_t)o->timeout_s * 1000000;
 	for (;;) {
-		struct pollfd p = { .fd = out_r, .events = POLLIN };
+		struct pollfd p[2] = { { .fd = out_r, .events = POLLIN },
+				       { .fd = err_r, .events = POLLIN } };
 		int64_t left = deadline - now_us();
 		ssize_t n;
 
@@ -281,7 +315,11 @@ static int run_vmm(const struct opts *o)
 			kill(pid, SIGKILL);
 			break;
 		}
-		if (poll(&p, 1, (int)(left / 1000) + 1) <= 0)
+		if (poll(p, 2, (int)(left / 1000) + 1) <= 0)
+			continue;
+		if (p[1].revents && !err_copy(err_r, err_f, &err_bol, t0))
+			err_r = p[1].fd = -1; /* poll ignores a negative fd */
+		if (!p[0].revents)
 			continue;
 		n = read(out_r, buf, sizeof(buf));
 		if (n < 0 && errno == EINTR)
@@ -304,6 +342,11 @@ static int run_vmm(const struct opts *o)
 	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 		;
 	t_exit = now_us();
+	while (err_r >= 0 && err_copy(err_r, err_f, &err_bol, t0))
+		;
+	fclose(err_f);
+	if (err_r >= 0)
+		close(err_r);
 	close(in_w);
 	close(out_r);
 	close(out_fd);
@@ -333,12 +376,31 @@ static int run_timed(char **argv)
 	return 0;
 }
 
+static int print_counters(void)
+{
+#ifdef __aarch64__
+	uint64_t cnt, frq;
+	int64_t mono = now_us();
+
+	__asm__ volatile("isb; mrs %0, cntvct_el0" : "=r"(cnt));
+	__asm__ volatile("mrs %0, cntfrq_el0" : "=r"(frq));
+	printf("cntvct_us=%llu mono_us=%lld\n",
+	       (unsigned long long)(frq ? cnt / frq * 1000000 + cnt % frq * 1000000 / frq : 0),
+	       (long long)mono);
+	return 0;
+#else
+	fprintf(stderr, "stamp: -k needs arm64\n");
+	return 2;
+#endif
+}
+
 static int usage(void)
 {
 	fprintf(stderr,
 		"usage: stamp [-m MARKER] [-o FILE] [-e FILE] [-r BYTES [-s MS] [-d FILE]] [-p] "
 		"[-c DIR] [-t S] -- PROGRAM ARGS...\n"
-		"       stamp -x PROGRAM ARGS...\n");
+		"       stamp -x PROGRAM ARGS...\n"
+		"       stamp -k\n");
 	return 2;
 }
 
@@ -349,6 +411,8 @@ int main(int argc, char **argv)
 
 	if (argc > 2 && !strcmp(argv[1], "-x"))
 		return run_timed(argv + 2);
+	if (argc == 2 && !strcmp(argv[1], "-k"))
+		return print_counters();
 	while ((c = getopt(argc, argv, "m:o:e:r:s:d:pc:t:")) != -1) {
 		switch (c) {
 		case 'm':

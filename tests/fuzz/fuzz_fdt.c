@@ -12,6 +12,7 @@
  * Input: u8 vCPUs (>= 0xf0: a u8 count follows), u8 flags, u16 RAM MiB (or u64 bytes), u8 virtio slots, u16 buffer size - 64,
  * then the GIC geometry, the initrd, the seed and the two strings as the flags say.
  */
+#include <ctype.h>
 #include <errno.h>
 
 #include <libfdt.h>
@@ -83,16 +84,36 @@ static void error_check(int r, const struct errbuf *e)
 	FUZZ_CHECK(e->msg[0] && !strchr(e->msg, '\n'));
 }
 
-/* The model: base, the root= part, a space before --append, --append. */
+/*
+ * The model. --cmdline: it, a space, --append. The default: CMDLINE_DEFAULT, root=, a space and
+ * --append up to its first "--" word outside quotes (trailing blanks dropped, and the space too
+ * when nothing is left), a space and CMDLINE_EARLYCON, then a space and the rest from "--" on.
+ */
 static void cmdline_expect(const struct cmdline_opts *o, char *out, size_t size)
 {
-	const char *base = o->replace ? o->replace : CMDLINE_DEFAULT;
+	const char *append = o->append ? o->append : "";
 	const char *root = "";
+	size_t n = strlen(append), cut = n, head;
+	bool quoted = false;
 
-	if (!o->replace && o->has_disk)
+	if (o->replace) {
+		snprintf(out, size, "%s%s%s", o->replace, o->append && *o->replace ? " " : "",
+			 append);
+		return;
+	}
+	if (o->has_disk)
 		root = o->root_ro ? " root=/dev/vda ro" : " root=/dev/vda rw";
-	snprintf(out, size, "%s%s%s%s", base, root, o->append && *base ? " " : "",
-		 o->append ? o->append : "");
+	for (size_t i = 0; i < n && cut == n; i++) {
+		quoted ^= append[i] == '"';
+		if (!quoted && append[i] == '-' && i + 1 < n && append[i + 1] == '-' &&
+		    (i == 0 || isspace((unsigned char)append[i - 1])) &&
+		    (i + 2 == n || isspace((unsigned char)append[i + 2])))
+			cut = i;
+	}
+	for (head = cut; head && isspace((unsigned char)append[head - 1]); head--)
+		;
+	snprintf(out, size, "%s%s%s%.*s %s%s%s", CMDLINE_DEFAULT, root, head ? " " : "", (int)head,
+		 append, CMDLINE_EARLYCON, cut < n ? " " : "", append + cut);
 }
 
 /* The command line, or NULL when it was refused (as the VMM would stop there). */

@@ -10,11 +10,13 @@
 /* arm64's COMMAND_LINE_SIZE, including the terminating NUL. */
 #define CMDLINE_MAX 2048
 
-#define CMDLINE_DEFAULT "console=ttyS0 earlycon=uart8250,mmio,0x9000000 reboot=k panic=1"
+/* The default line is CMDLINE_DEFAULT [root=...] [--append] CMDLINE_EARLYCON [-- init args]. */
+#define CMDLINE_DEFAULT	 "console=ttyS0 reboot=k panic=1"
+#define CMDLINE_EARLYCON "earlycon=uart8250,mmio,0x9000000"
 
 struct cmdline_opts {
 	const char *replace; /* --cmdline: replaces the default (and the root= part) when set */
-	const char *append;  /* --append: added after, separated by a space */
+	const char *append;  /* --append: added after, a space between (before the earlycon) */
 	bool has_disk;       /* adds "root=/dev/vda rw" (or "ro") to the default */
 	bool root_ro;
 };
