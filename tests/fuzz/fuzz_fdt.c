@@ -85,9 +85,10 @@ static void error_check(int r, const struct errbuf *e)
 }
 
 /*
- * The model. --cmdline: it, a space, --append. The default: CMDLINE_DEFAULT, root=, a space and
- * --append up to its first "--" word outside quotes (trailing blanks dropped, and the space too
- * when nothing is left), a space and CMDLINE_EARLYCON, then a space and the rest from "--" on.
+ * The model. --cmdline: it, a space, --append. The default: when --append has parameters (up to
+ * its first "--" word outside quotes, trailing blanks dropped), CMDLINE_BASE, root=, a space and
+ * them, a space and CMDLINE_EARLYCON; without, CMDLINE_DEFAULT and root=; then a space and the
+ * rest from "--" on.
  */
 static void cmdline_expect(const struct cmdline_opts *o, char *out, size_t size)
 {
@@ -112,8 +113,12 @@ static void cmdline_expect(const struct cmdline_opts *o, char *out, size_t size)
 	}
 	for (head = cut; head && isspace((unsigned char)append[head - 1]); head--)
 		;
-	snprintf(out, size, "%s%s%s%.*s %s%s%s", CMDLINE_DEFAULT, root, head ? " " : "", (int)head,
-		 append, CMDLINE_EARLYCON, cut < n ? " " : "", append + cut);
+	if (!head)
+		snprintf(out, size, "%s%s%s%s", CMDLINE_DEFAULT, root, cut < n ? " " : "",
+			 append + cut);
+	else
+		snprintf(out, size, "%s%s %.*s %s%s%s", CMDLINE_BASE, root, (int)head, append,
+			 CMDLINE_EARLYCON, cut < n ? " " : "", append + cut);
 }
 
 /* The command line, or NULL when it was refused (as the VMM would stop there). */

@@ -41,20 +41,22 @@ static size_t trim_end(const char *s, size_t len)
 }
 
 /*
- * The default line is CMDLINE_DEFAULT, root=, --append, then CMDLINE_EARLYCON (before a "--" in
- * --append). The kernel handles early parameters in order and the early console prints the log
+ * The default line is CMDLINE_DEFAULT and root=. When --append brings parameters, it is
+ * CMDLINE_BASE, root=, --append, then CMDLINE_EARLYCON (before a "--" in --append). The kernel handles early parameters in order and the early console prints the log
  * it has so far the moment it starts, at the loglevel set by then: earlycon last lets "quiet"
  * or "loglevel=" from --append apply to those first lines too. Before, six lines went out with
  * "quiet", two VM exits a byte, a sixth of a quiet boot in the emulated rig (docs/benchmarks.md).
  */
 int cmdline_build(char out[CMDLINE_MAX], const struct cmdline_opts *o, struct errbuf *e)
 {
-	const char *base = o->replace ? o->replace : CMDLINE_DEFAULT;
 	const char *root = cmdline_root(o);
 	const char *append = o->append ? o->append : "";
-	const char *early = o->replace ? "" : " " CMDLINE_EARLYCON;
 	size_t split = o->replace ? strlen(append) : cmdline_params_end(append);
 	size_t head = o->replace ? split : trim_end(append, split);
+	/* No parameters of the user's to order before the early console: the documented default. */
+	bool late_earlycon = !o->replace && head;
+	const char *base = o->replace ? o->replace : late_earlycon ? CMDLINE_BASE : CMDLINE_DEFAULT;
+	const char *early = late_earlycon ? " " CMDLINE_EARLYCON : "";
 	const char *sep = o->append && *base && (head || o->replace) ? " " : "";
 	const char *tail = append + split;
 	const char *tail_sep = *tail ? " " : "";

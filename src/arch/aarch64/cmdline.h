@@ -10,8 +10,13 @@
 /* arm64's COMMAND_LINE_SIZE, including the terminating NUL. */
 #define CMDLINE_MAX 2048
 
-/* The default line is CMDLINE_DEFAULT [root=...] [--append] CMDLINE_EARLYCON [-- init args]. */
-#define CMDLINE_DEFAULT	 "console=ttyS0 reboot=k panic=1"
+/*
+ * Without --append, the line is CMDLINE_DEFAULT [root=...], the machine model's default. With
+ * --append parameters, it is CMDLINE_BASE [root=...] APPEND CMDLINE_EARLYCON [-- init args]: the
+ * same parameters, the early console moved after the user's (see cmdline_build()).
+ */
+#define CMDLINE_DEFAULT	 "console=ttyS0 earlycon=uart8250,mmio,0x9000000 reboot=k panic=1"
+#define CMDLINE_BASE	 "console=ttyS0 reboot=k panic=1"
 #define CMDLINE_EARLYCON "earlycon=uart8250,mmio,0x9000000"
 
 struct cmdline_opts {

@@ -17,29 +17,30 @@ static void test_cmdline_cases(void **state)
 		struct cmdline_opts o;
 		const char *want;
 	} cases[] = {
-		{ { 0 }, CMDLINE_DEFAULT " " EC },
-		{ { .has_disk = true }, CMDLINE_DEFAULT " root=/dev/vda rw " EC },
-		{ { .has_disk = true, .root_ro = true }, CMDLINE_DEFAULT " root=/dev/vda ro " EC },
+		/* the machine model's default, word for word */
+		{ { 0 }, "console=ttyS0 earlycon=uart8250,mmio,0x9000000 reboot=k panic=1" },
+		{ { .has_disk = true }, CMDLINE_DEFAULT " root=/dev/vda rw" },
+		{ { .has_disk = true, .root_ro = true }, CMDLINE_DEFAULT " root=/dev/vda ro" },
 		/* the user's loglevel comes before the early console, so that it applies to it */
-		{ { .append = "quiet" }, CMDLINE_DEFAULT " quiet " EC },
+		{ { .append = "quiet" }, CMDLINE_BASE " quiet " EC },
 		{ { .has_disk = true, .append = "init=/bin/sh" },
-		  CMDLINE_DEFAULT " root=/dev/vda rw init=/bin/sh " EC },
+		  CMDLINE_BASE " root=/dev/vda rw init=/bin/sh " EC },
 		/* after "--" the words are init's: the early console stays before them */
-		{ { .append = "quiet -- single" }, CMDLINE_DEFAULT " quiet " EC " -- single" },
-		{ { .append = "--" }, CMDLINE_DEFAULT " " EC " --" },
-		{ { .append = "  -- a -- b" }, CMDLINE_DEFAULT " " EC " -- a -- b" },
-		{ { .append = "quiet\t--\tx" }, CMDLINE_DEFAULT " quiet " EC " --\tx" },
+		{ { .append = "quiet -- single" }, CMDLINE_BASE " quiet " EC " -- single" },
+		{ { .append = "--" }, CMDLINE_DEFAULT " --" },
+		{ { .append = "  -- a -- b" }, CMDLINE_DEFAULT " -- a -- b" },
+		{ { .append = "quiet\t--\tx" }, CMDLINE_BASE " quiet " EC " --\tx" },
 		/* not a separator: part of a word, or quoted */
-		{ { .append = "a--b --x" }, CMDLINE_DEFAULT " a--b --x " EC },
-		{ { .append = "x=\"a -- b\" --" }, CMDLINE_DEFAULT " x=\"a -- b\" " EC " --" },
+		{ { .append = "a--b --x" }, CMDLINE_BASE " a--b --x " EC },
+		{ { .append = "x=\"a -- b\" --" }, CMDLINE_BASE " x=\"a -- b\" " EC " --" },
 		/* --cmdline replaces the default and the root= it would have added */
 		{ { .replace = "console=hvc0", .has_disk = true }, "console=hvc0" },
 		{ { .replace = "console=hvc0", .append = "x=1" }, "console=hvc0 x=1" },
 		{ { .replace = "console=hvc0", .append = "-- x" }, "console=hvc0 -- x" },
 		{ { .replace = "" }, "" },
 		{ { .replace = "", .append = "x=1" }, "x=1" },
-		{ { .append = "" }, CMDLINE_DEFAULT " " EC },
-		{ { .append = "   " }, CMDLINE_DEFAULT " " EC },
+		{ { .append = "" }, CMDLINE_DEFAULT },
+		{ { .append = "   " }, CMDLINE_DEFAULT },
 	};
 	char out[CMDLINE_MAX];
 	struct errbuf e;
@@ -56,7 +57,7 @@ static void test_cmdline_limit(void **state)
 {
 	static char big[4096];
 	/* the default, the earlycon and a space before each */
-	size_t base = strlen(CMDLINE_DEFAULT) + 1 + strlen(EC) + 1;
+	size_t base = strlen(CMDLINE_BASE) + 1 + strlen(EC) + 1;
 	struct cmdline_opts o = { .append = big };
 	char out[CMDLINE_MAX];
 	struct errbuf e;
@@ -65,7 +66,7 @@ static void test_cmdline_limit(void **state)
 	memset(big, 'a', CMDLINE_MAX - 1 - base);
 	assert_int_equal(cmdline_build(out, &o, &e), 0);
 	assert_int_equal(strlen(out), CMDLINE_MAX - 1);
-	assert_true(strncmp(out, CMDLINE_DEFAULT " aaa", strlen(CMDLINE_DEFAULT) + 4) == 0);
+	assert_true(strncmp(out, CMDLINE_BASE " aaa", strlen(CMDLINE_BASE) + 4) == 0);
 	assert_string_equal(out + strlen(out) - strlen(EC) - 2, "a " EC);
 
 	big[CMDLINE_MAX - 1 - base] = 'a';
