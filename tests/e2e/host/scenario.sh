@@ -2,6 +2,7 @@
 # The end-to-end scenario, run by busybox sh inside the emulated arm64 host (which has /dev/kvm).
 # Three boots of the same Debian guest through /e2e/vmm; the x86 side checks the disk afterwards.
 . /e2e/expect.sh
+. /e2e/scenario-net.sh
 
 G=/guest
 rootfs=/work/rootfs.ext4
@@ -347,7 +348,8 @@ durterm() {
 	[ -n "$dur_ok" ] && dur_after durterm && dur_check_flushed durterm "SIGTERM flushed both disks"
 }
 
-for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm}; do
+for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm netuser nettap \
+	netnone netstream}; do
 	now_cs
 	t=$now
 	$b
@@ -356,6 +358,7 @@ for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm}
 	sync # the results survive a host killed by run.sh's timeout
 done
 dur_teardown
+net_teardown
 sync
 record "DONE"
 note "scenario done"
