@@ -33,15 +33,15 @@ net_teardown() {
 	net_ready=
 }
 
-# MiB/s for $NET_MIB MiB in $1 centiseconds
-net_rate() { [ "$1" -gt 0 ] && echo "$((NET_MIB * 100 / $1)) MiB/s" || echo "? MiB/s"; }
+# KiB/s for $NET_MIB MiB in $1 centiseconds
+net_rate() { [ "$1" -gt 0 ] && echo "$((NET_MIB * 102400 / $1)) KiB/s" || echo "? KiB/s"; }
 
 # net_get NAME URL: the guest downloads URL (the host's blob); its sha256 must be the host's
 net_get() {
 	now_cs
-	t=$now
+	net_t=$now
 	run GET "wget -q -O - $2 | sha256sum" 300
-	dt=$(($(now_cs; echo $now) - t))
+	dt=$(($(now_cs; echo $now) - net_t))
 	check "$1: guest downloaded $NET_MIB MiB from $2, sha256 matches" "^0 $net_sum +-\$" \
 		"$result"
 	note "$1: download took $(secs $dt) s ($(net_rate $dt))"
@@ -55,9 +55,9 @@ net_serve() {
 	check "$1: guest serves $NET_MIB MiB on port $2" '^0 [0-9a-f]{64}$' "$result"
 	gsum=${result#0 }
 	now_cs
-	t=$now
+	net_t=$now
 	hsum=$(timeout 300 wget -q -O - "$3" | sha256sum | cut -d' ' -f1)
-	dt=$(($(now_cs; echo $now) - t))
+	dt=$(($(now_cs; echo $now) - net_t))
 	check "$1: host downloaded the guest's file from $3, sha256 matches" "^$gsum\$" "$hsum"
 	note "$1: upload took $(secs $dt) s ($(net_rate $dt))"
 }
