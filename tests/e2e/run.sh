@@ -9,7 +9,7 @@
 #                           boot3 badguest durkill duroff durquit durterm netuser nettap
 #                           netnone netstream)
 #   E2E_CACHE, E2E_OUT      cache (.cache/e2e) and per-run output (build-e2e) folders
-#   E2E_TIMEOUT=S           hard limit for the emulated host (default 900)
+#   E2E_TIMEOUT=S           hard limit for the emulated host (default 1500)
 #   E2E_DEMO=0              skip the last phase, make demo driven through a pseudo-terminal
 #   E2E_SCENARIO=repeat.sh  another script of host/ instead of scenario.sh (E2E_REPEAT=N ...)
 set -uo pipefail
@@ -20,7 +20,7 @@ IGNITION=${IGNITION:-$top/build-aarch64/ignition}
 boots_all="boot1 boot2 boot3 badguest durkill duroff durquit durterm"
 boots_all="$boots_all netuser nettap netnone netstream" # host/scenario-net.sh
 E2E_BOOTS=${E2E_BOOTS:-$boots_all}
-E2E_TIMEOUT=${E2E_TIMEOUT:-900}
+E2E_TIMEOUT=${E2E_TIMEOUT:-1500}
 case $E2E_VMM in ignition | qemu) ;; *) die "E2E_VMM must be ignition or qemu" ;; esac
 if [ ! -f "$IGNITION" ]; then
 	[ "$E2E_VMM" = qemu ] || die "no $IGNITION: run make aarch64 first"
