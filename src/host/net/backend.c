@@ -46,14 +46,16 @@ int net_backend_open(const struct net_config *cfg, unsigned index, struct evloop
 
 /*
  * What each backend does once the sandbox is on, beyond the base list (read, write, close,
- * poll/epoll, fcntl, fstat ...). Found by running each with the sandbox on.
+ * poll/epoll, fcntl, fstat ...): tests/unit/host/test_net_sandbox.c runs each under exactly
+ * these. For libslirp, shutdown (the guest's FIN) and getsockopt/getpeername come from its
+ * source, for paths that test does not take.
  */
 static const char *const slirp_syscalls[] = {
-	/* the NAT's own sockets: outgoing TCP/UDP/ICMP, hostfwd listeners and their accepts */
-	"socket", "connect", "bind", "listen", "accept", "accept4", "sendto", "recvfrom", "sendmsg",
-	"recvmsg", "setsockopt", "getsockopt", "getsockname", "getpeername", "shutdown", "ioctl",
-	/* DNS: libslirp re-reads /etc/resolv.conf when it changes, to forward to the host's resolver */
-	"openat", "open", "stat", "newfstatat", "statx",
+	/* the NAT's sockets to the outside: TCP and UDP from the guest, hostfwd accepts */
+	"socket", "connect", "accept", "accept4", "sendto", "recvfrom", "recvmsg", "setsockopt",
+	"getsockopt", "getsockname", "getpeername", "shutdown",
+	/* DNS: libslirp reads /etc/resolv.conf (again when it changes) to find the host's resolver */
+	"openat",
 	NULL,
 };
 static const char *const tap_syscalls[] = { NULL };
@@ -82,7 +84,7 @@ static const unsigned long tap_ioctls[] = { TUNSETOFFLOAD, 0 };
 #else
 static const unsigned long tap_ioctls[] = { 0 };
 #endif
-/* UDP sockets: how much a datagram holds before reading it */
+/* libslirp asks a UDP socket how much its next datagram holds before reading it */
 static const unsigned long slirp_ioctls[] = { FIONREAD, 0 };
 
 const unsigned long *net_backend_ioctls(enum net_mode mode)
