@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, only when some are missing, so every target
 # works on a bare Debian 12 machine. Usage: scripts/deps.sh GROUP...
-#   build    native build (meson, ninja, libfdt, zlib, libseccomp, liburing)
+#   build    native build (meson, ninja, libfdt, zlib, libseccomp, liburing, libslirp)
 #   unit     unit tests (cmocka, dtc for DTB checks, clang for the fuzz targets)
 #   aarch64  static cross build; arm64 libraries are unpacked into .deps/arm64 (not installed:
 #            libfdt-dev cannot be co-installed for two architectures)
@@ -11,7 +11,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs_build="meson ninja-build pkg-config gcc libc6-dev libfdt-dev zlib1g-dev libseccomp-dev liburing-dev"
+pkgs_build="meson ninja-build pkg-config gcc libc6-dev libfdt-dev zlib1g-dev libseccomp-dev liburing-dev libslirp-dev libglib2.0-dev"
 pkgs_unit="$pkgs_build libcmocka-dev device-tree-compiler e2fsprogs"
 pkgs_aarch64="meson ninja-build gcc-aarch64-linux-gnu libc6-dev-arm64-cross binutils-aarch64-linux-gnu"
 pkgs_e2e="qemu-system-arm kmod cpio e2fsprogs gzip coreutils dpkg-dev bc device-tree-compiler python3"
@@ -74,7 +74,7 @@ cross_file() {
 
 # macOS: Homebrew instead of apt; only what a Mac can do (build, unit tests, the HVF demo).
 if [ "$(uname -s)" = Darwin ]; then
-	brew_build="meson ninja dtc pkg-config"
+	brew_build="meson ninja dtc pkg-config libslirp"
 	for group in "$@"; do
 		case $group in
 		build) want=$brew_build ;;
