@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 /* Which backend a --net names, and what each one needs from the sandbox. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 
 #ifdef __linux__
@@ -105,6 +107,28 @@ int net_slirp_open(const struct net_config *cfg, struct evloop *loop, struct net
 		       "tap=, stream= or dgram=, or --net none");
 }
 #endif
+
+int net_socket(int domain, int type)
+{
+#ifdef SOCK_NONBLOCK
+	int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	return fd < 0 ? -errno : fd;
+#else
+	int fd = socket(domain, type, 0), one = 1;
+
+	if (fd < 0)
+		return -errno;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+#endif
+}
 
 size_t net_iov_len(const struct iovec *iov, unsigned iovcnt)
 {

@@ -245,9 +245,12 @@ static int dgram_setup(struct net_dgram *d, const char *path, struct errbuf *e)
 
 	if (dgram_path(&d->peer, path) < 0)
 		return err_set(e, -ENAMETOOLONG, "--net dgram=%s: path too long", path);
-	d->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (d->fd < 0)
-		return err_set(e, -errno, "--net dgram=%s: socket: %s", path, strerror(errno));
+	d->fd = net_socket(AF_UNIX, SOCK_DGRAM);
+	if (d->fd < 0) {
+		r = d->fd;
+		d->fd = -1;
+		return err_set(e, r, "--net dgram=%s: socket: %s", path, strerror(-r));
+	}
 	/* Best effort: a smaller buffer only means more -EAGAIN. */
 	setsockopt(d->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	setsockopt(d->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));

@@ -46,9 +46,9 @@ static int stream_connect(const char *path, int *fdp)
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	/* Non-blocking from the start: a peer with a full backlog must not stall the loop. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = net_socket(AF_UNIX, SOCK_STREAM);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int r = -errno;
 
