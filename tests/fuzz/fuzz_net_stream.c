@@ -146,7 +146,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	link_up = true;
 	if (net_backend_open(&cfg, 0, loop, &b, &e) < 0)
 		abort();
-	b->port = (struct net_port){ .receive = port_receive, .tx_resume = port_tx_resume,
+	b->port = (struct net_port){ .receive = port_receive,
+				     .tx_resume = port_tx_resume,
 				     .link = port_link };
 	if (b->ops->start(b, &e) < 0)
 		abort();

@@ -29,8 +29,19 @@
 #include "devices/virtio/virtio.h"
 #include "tests/fuzz/virtio_harness.h"
 
-enum { OP_PATCH, OP_TX, OP_RX, OP_NOTIFY, OP_ACK, OP_RESTART, OP_REGISTER, OP_FRAME, OP_LINK,
-       OP_BACKEND, OP_NR };
+enum {
+	OP_PATCH,
+	OP_TX,
+	OP_RX,
+	OP_NOTIFY,
+	OP_ACK,
+	OP_RESTART,
+	OP_REGISTER,
+	OP_FRAME,
+	OP_LINK,
+	OP_BACKEND,
+	OP_NR
+};
 
 struct fz_be {
 	struct net_backend b;

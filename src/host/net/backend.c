@@ -40,7 +40,9 @@ int net_backend_open(const struct net_config *cfg, unsigned index, struct evloop
 		snprintf((*b)->name_buf, sizeof((*b)->name_buf), "eth%u (user)", index);
 	else
 		snprintf((*b)->name_buf, sizeof((*b)->name_buf), "eth%u (%s %s)", index,
-			 cfg->mode == NET_TAP ? "tap" : cfg->mode == NET_STREAM ? "stream" : "dgram",
+			 cfg->mode == NET_TAP	 ? "tap" :
+			 cfg->mode == NET_STREAM ? "stream" :
+						   "dgram",
 			 cfg->target);
 	(*b)->name = (*b)->name_buf;
 	return 0;
@@ -52,6 +54,7 @@ int net_backend_open(const struct net_config *cfg, unsigned index, struct evloop
  * these. For libslirp, shutdown (the guest's FIN) and getsockopt/getpeername come from its
  * source, for paths that test does not take.
  */
+/* clang-format off: one list, read as a sentence */
 static const char *const slirp_syscalls[] = {
 	/* the NAT's sockets to the outside: TCP and UDP from the guest, hostfwd accepts */
 	"socket", "connect", "accept", "accept4", "sendto", "recvfrom", "recvmsg", "setsockopt",
@@ -60,6 +63,7 @@ static const char *const slirp_syscalls[] = {
 	"openat",
 	NULL,
 };
+/* clang-format on */
 static const char *const tap_syscalls[] = { NULL };
 /* reconnecting means a new socket */
 static const char *const stream_syscalls[] = { "sendmsg", "socket", "connect", NULL };

@@ -22,7 +22,7 @@
  */
 
 /* The largest Ethernet frame either way (64 KiB IP packet + header), virtio-net header excluded. */
-#define NET_FRAME_MAX	 65550u
+#define NET_FRAME_MAX 65550u
 /* struct virtio_net_hdr_v1: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers */
 #define NET_VNET_HDR_LEN 12u
 

@@ -66,8 +66,9 @@ static int c_open(struct child *c, const struct net_config *cfg)
 
 	if (evloop_create(&c->loop, &e) < 0 || net_backend_open(cfg, 0, c->loop, &c->b, &e) < 0)
 		return -1;
-	c->b->port = (struct net_port){ .receive = c_receive, .tx_resume = c_tx_resume,
-					.link = c_link, .dev = c };
+	c->b->port = (struct net_port){
+		.receive = c_receive, .tx_resume = c_tx_resume, .link = c_link, .dev = c
+	};
 	c->link = true;
 	return c->b->ops->start(c->b, &e);
 }
@@ -181,7 +182,8 @@ static uint16_t bound_port(int fd)
 static int inet_socket(int type)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
-	int fd = socket(AF_INET, type | SOCK_CLOEXEC | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0), 0);
+	int fd =
+		socket(AF_INET, type | SOCK_CLOEXEC | (type == SOCK_STREAM ? SOCK_NONBLOCK : 0), 0);
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -238,8 +240,11 @@ static int child_user(void)
 			return 16;
 	}
 	/* a DNS query: forwarded to the host's resolver (no answer needed) */
-	c_send(&c, f, udp_frame(f, "10.0.2.3", 53, "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00"
-						   "\x00\x00\x01x\x00\x00\x01\x00\x01", 19));
+	c_send(&c, f,
+	       udp_frame(f, "10.0.2.3", 53,
+			 "\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00"
+			 "\x00\x00\x01x\x00\x00\x01\x00\x01",
+			 19));
 	run(&c, 100);
 	/* a host connection to the forwarded port: accepted, the guest is looked for */
 	sa.sin_port = htons(fwd);
@@ -314,7 +319,7 @@ static int child_dgram(const char *path)
 	socklen_t fl = sizeof(from);
 	struct child c = { 0 };
 	uint8_t f[64] = { 0 }, buf[128];
-	static const char *const peer_calls[] = { "recvfrom", "sendto", "bind", "access",
+	static const char *const peer_calls[] = { "recvfrom",  "sendto",     "bind", "access",
 						  "faccessat", "faccessat2", NULL };
 	int p = listen_unix(path, SOCK_DGRAM), p2 = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };

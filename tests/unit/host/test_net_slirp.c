@@ -61,8 +61,9 @@ static int t_open(struct t *t, struct errbuf *e)
 
 	if (r < 0)
 		return r;
-	t->b->port = (struct net_port){ .receive = port_receive, .tx_resume = port_tx_resume,
-					.link = port_link, .dev = t };
+	t->b->port = (struct net_port){
+		.receive = port_receive, .tx_resume = port_tx_resume, .link = port_link, .dev = t
+	};
 	return t->b->ops->start(t->b, e);
 }
 
@@ -290,8 +291,7 @@ static void test_hostfwd_reaches_guest(void **state)
 	assert_int_equal(t->frames[i][14 + 7], 1);
 	assert_memory_equal(t->frames[i] + 14 + 24, want, 4);
 	/* we answer; the SYN to guest port 2222 follows */
-	assert_int_equal(send_frame(t, f, arp(f, 2, t->frames[i] + 6, "10.0.2.15", "10.0.2.2")),
-			 0);
+	assert_int_equal(send_frame(t, f, arp(f, 2, t->frames[i] + 6, "10.0.2.15", "10.0.2.2")), 0);
 	for (k = 0; k < 100 && find_frame(t, 0x0800, 0) < 0; k++)
 		run(t, 10);
 	i = find_frame(t, 0x0800, 0);
