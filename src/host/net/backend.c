@@ -54,7 +54,7 @@ int net_backend_open(const struct net_config *cfg, unsigned index, struct evloop
  * these. For libslirp, shutdown (the guest's FIN) and getsockopt/getpeername come from its
  * source, for paths that test does not take.
  */
-/* clang-format off: one list, read as a sentence */
+/* clang-format off */
 static const char *const slirp_syscalls[] = {
 	/* the NAT's sockets to the outside: TCP and UDP from the guest, hostfwd accepts */
 	"socket", "connect", "accept", "accept4", "sendto", "recvfrom", "recvmsg", "setsockopt",
