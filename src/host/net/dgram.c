@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -243,8 +244,16 @@ static int dgram_setup(struct net_dgram *d, const char *path, struct errbuf *e)
 {
 	int sndbuf = DGRAM_SNDBUF, rcvbuf = DGRAM_RCVBUF, r;
 
+	struct stat st;
+
 	if (dgram_path(&d->peer, path) < 0)
 		return err_set(e, -ENAMETOOLONG, "--net dgram=%s: path too long", path);
+	/* Before our own path is made next to it: a typo must leave nothing behind. */
+	if (stat(path, &st) < 0)
+		return err_set(e, -errno, "--net dgram=%s: cannot reach the peer: %s", path,
+			       strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return err_set(e, -ENOTSOCK, "--net dgram=%s: not a socket", path);
 	d->fd = net_socket(AF_UNIX, SOCK_DGRAM);
 	if (d->fd < 0) {
 		r = d->fd;
