@@ -166,8 +166,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		run_loop(b);
 	}
-	for (int i = 0; i < 4; i++)
+	/* each refusal costs one resume: go on until nothing moves any more */
+	for (unsigned idle = 0, last = ~0u; idle < 3;) {
+		idle = nr_received == last ? idle + 1 : 0;
+		last = nr_received;
 		run_loop(b);
+	}
 	/* everything the model has up to the end or the bad length arrived, and no more */
 	FUZZ_CHECK(!model_next(&off, &len));
 	FUZZ_CHECK(link_up == !m.dropped);
