@@ -15,6 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -22,7 +25,11 @@
 
 #include <cmocka.h>
 
+#include <linux/if_tun.h>
+
 #include "build_config.h"
+#include "devices/virtio/net.h"
+#include "devices/virtio/virtio.h"
 #include "host/net/net_backend.h"
 #include "util/log.h"
 #include "vmm/sandbox.h"
@@ -350,6 +357,41 @@ static int child_dgram(const char *path)
 	return access(from.sun_path, F_OK) == 0 ? 17 : 0;
 }
 
+/* A persistent tap of our own (or its removal); false when this host does not let us. */
+static bool tap_make(const char *name, bool persist)
+{
+	struct ifreq ifr = { .ifr_flags = IFF_TAP | IFF_NO_PI };
+	int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", name);
+	ok = ioctl(fd, TUNSETIFF, &ifr) == 0 && ioctl(fd, TUNSETPERSIST, persist ? 1 : 0) == 0;
+	close(fd);
+	return ok;
+}
+
+/* tap: offloads switched on and off, a frame written, the loop reading. */
+static int child_tap(const char *name)
+{
+	struct net_config cfg = { .mode = NET_TAP, .target = name };
+	struct child c = { 0 };
+	uint8_t f[NET_VNET_HDR_LEN + 60] = { 0 };
+
+	if (c_open(&c, &cfg) < 0 || c_sandbox(NET_TAP, NULL) < 0)
+		return 10;
+	c.b->ops->set_features(c.b, VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
+					    VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4));
+	c.b->ops->set_features(c.b, 0);
+	memset(f + NET_VNET_HDR_LEN, 0xff, 6);
+	if (c_send(&c, f, sizeof(f)) < 0 && errno != EIO)
+		return 11;
+	run(&c, 20);
+	c.b->ops->destroy(c.b);
+	return 0;
+}
+
 static int run_child(int (*fn)(const char *), const char *arg)
 {
 	pid_t pid = fork();
@@ -403,12 +445,26 @@ static void test_dgram_in_sandbox(void **state)
 	unlink(path);
 }
 
+static void test_tap_in_sandbox(void **state)
+{
+	char name[IFNAMSIZ];
+
+	snprintf(name, sizeof(name), "ignsbx%u", (unsigned)getpid() % 10000);
+	if (!tap_make(name, true)) {
+		print_message("tap case skipped: cannot create a tap (needs CAP_NET_ADMIN)\n");
+		skip();
+	}
+	expect_clean_exit(run_child(child_tap, name));
+	tap_make(name, false);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_user_in_sandbox),
 		cmocka_unit_test(test_stream_in_sandbox),
 		cmocka_unit_test(test_dgram_in_sandbox),
+		cmocka_unit_test(test_tap_in_sandbox),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
