@@ -1,7 +1,7 @@
 #!/bin/sh
 # Installs the Debian packages a make target needs, only when some are missing, so every target
 # works on a bare Debian 12 machine. Usage: scripts/deps.sh GROUP...
-#   build    native build (meson, ninja, libfdt, zlib, libseccomp, liburing)
+#   build    native build (meson, ninja, libfdt, zlib, libseccomp, liburing, libslirp)
 #   unit     unit tests (cmocka, dtc for DTB checks, clang for the fuzz targets)
 #   aarch64  static cross build; arm64 libraries are unpacked into .deps/arm64 (not installed:
 #            libfdt-dev cannot be co-installed for two architectures); libslirp, which Debian
@@ -12,8 +12,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 
-pkgs_build="meson ninja-build pkg-config gcc libc6-dev libfdt-dev zlib1g-dev libseccomp-dev liburing-dev
-	libslirp-dev"
+pkgs_build="meson ninja-build pkg-config gcc libc6-dev libfdt-dev zlib1g-dev libseccomp-dev liburing-dev libslirp-dev libglib2.0-dev"
 pkgs_unit="$pkgs_build libcmocka-dev device-tree-compiler e2fsprogs"
 pkgs_aarch64="meson ninja-build pkg-config gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 	binutils-aarch64-linux-gnu dpkg-dev bzip2 xz-utils"

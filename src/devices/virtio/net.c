@@ -68,8 +68,7 @@ struct virtio_net {
  * over descriptors) and put first when the backend wants it. -EINVAL: no full header, no
  * Ethernet header, or longer than any frame.
  */
-static int tx_build(struct virtio_net *n, const struct vq_chain *c, uint8_t *hdr,
-		    unsigned *iovcnt)
+static int tx_build(struct virtio_net *n, const struct vq_chain *c, uint8_t *hdr, unsigned *iovcnt)
 {
 	uint64_t skip = NET_VNET_HDR_LEN, got = 0;
 	unsigned k = 0;
@@ -87,8 +86,8 @@ static int tx_build(struct virtio_net *n, const struct vq_chain *c, uint8_t *hdr
 		got += h;
 		skip -= h;
 		if (h < s->len)
-			n->tx_iov[k++] = (struct iovec){ .iov_base = s->ptr + h,
-							 .iov_len = s->len - h };
+			n->tx_iov[k++] =
+				(struct iovec){ .iov_base = s->ptr + h, .iov_len = s->len - h };
 	}
 	*iovcnt = k;
 	return 0;
@@ -254,8 +253,9 @@ static int rx_deliver(struct virtio_net *n, const uint8_t *frame, size_t len)
 		if (nbuf == max) {
 			/* The guest's buffers can never hold it (without MRG_RXBUF: one chain). */
 			vq_unpop(vq, (uint16_t)nbuf);
-			pr_warn_once("%s: a %zu-byte frame does not fit the guest's RX buffers; dropped",
-				     n->name, plen);
+			pr_warn_once(
+				"%s: a %zu-byte frame does not fit the guest's RX buffers; dropped",
+				n->name, plen);
 			n->st.rx_dropped++;
 			return 0;
 		}
@@ -473,9 +473,10 @@ static uint64_t net_features(const struct net_backend *b)
 		     VIRTIO_BIT(VIRTIO_NET_F_STATUS) | VIRTIO_BIT(VIRTIO_NET_F_MRG_RXBUF) |
 		     VIRTIO_BIT(VIRTIO_NET_F_MTU);
 	/* Offloads travel in the virtio-net header: only a backend that keeps it can offer them. */
-	uint64_t offloads = VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
-			    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
-			    VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6);
+	uint64_t offloads =
+		VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
+		VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
+		VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6);
 
 	if (b->vnet_hdr)
 		f |= b->offloads & offloads;

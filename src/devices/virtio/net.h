@@ -9,16 +9,16 @@
 #include "util/evloop.h"
 
 /* virtio 1.2 §5.1 */
-#define VIRTIO_NET_F_CSUM	 0
-#define VIRTIO_NET_F_GUEST_CSUM	 1
-#define VIRTIO_NET_F_MTU	 3
-#define VIRTIO_NET_F_MAC	 5
-#define VIRTIO_NET_F_GUEST_TSO4	 7
-#define VIRTIO_NET_F_GUEST_TSO6	 8
-#define VIRTIO_NET_F_HOST_TSO4	 11
-#define VIRTIO_NET_F_HOST_TSO6	 12
-#define VIRTIO_NET_F_MRG_RXBUF	 15
-#define VIRTIO_NET_F_STATUS	 16
+#define VIRTIO_NET_F_CSUM	0
+#define VIRTIO_NET_F_GUEST_CSUM 1
+#define VIRTIO_NET_F_MTU	3
+#define VIRTIO_NET_F_MAC	5
+#define VIRTIO_NET_F_GUEST_TSO4 7
+#define VIRTIO_NET_F_GUEST_TSO6 8
+#define VIRTIO_NET_F_HOST_TSO4	11
+#define VIRTIO_NET_F_HOST_TSO6	12
+#define VIRTIO_NET_F_MRG_RXBUF	15
+#define VIRTIO_NET_F_STATUS	16
 
 #define VIRTIO_NET_S_LINK_UP 1u
 
@@ -27,10 +27,10 @@
 #define VIRTIO_NET_CFG_MTU    10
 #define VIRTIO_NET_CFG_SIZE   12
 
-#define VIRTIO_NET_RXQ	       0
-#define VIRTIO_NET_TXQ	       1
-#define VIRTIO_NET_QUEUE_SIZE  256u
-#define VIRTIO_NET_MTU	       1500u
+#define VIRTIO_NET_RXQ	      0
+#define VIRTIO_NET_TXQ	      1
+#define VIRTIO_NET_QUEUE_SIZE 256u
+#define VIRTIO_NET_MTU	      1500u
 /* Host frames waiting for guest buffers: then the backend waits too (or drops: slirp). */
 #define VIRTIO_NET_RX_QUEUE_FRAMES 64u
 #define VIRTIO_NET_RX_QUEUE_BYTES  (512u * 1024)

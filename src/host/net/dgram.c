@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -243,11 +244,22 @@ static int dgram_setup(struct net_dgram *d, const char *path, struct errbuf *e)
 {
 	int sndbuf = DGRAM_SNDBUF, rcvbuf = DGRAM_RCVBUF, r;
 
+	struct stat st;
+
 	if (dgram_path(&d->peer, path) < 0)
 		return err_set(e, -ENAMETOOLONG, "--net dgram=%s: path too long", path);
-	d->fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (d->fd < 0)
-		return err_set(e, -errno, "--net dgram=%s: socket: %s", path, strerror(errno));
+	/* Before our own path is made next to it: a typo must leave nothing behind. */
+	if (stat(path, &st) < 0)
+		return err_set(e, -errno, "--net dgram=%s: cannot reach the peer: %s", path,
+			       strerror(errno));
+	if (!S_ISSOCK(st.st_mode))
+		return err_set(e, -ENOTSOCK, "--net dgram=%s: not a socket", path);
+	d->fd = net_socket(AF_UNIX, SOCK_DGRAM);
+	if (d->fd < 0) {
+		r = d->fd;
+		d->fd = -1;
+		return err_set(e, r, "--net dgram=%s: socket: %s", path, strerror(-r));
+	}
 	/* Best effort: a smaller buffer only means more -EAGAIN. */
 	setsockopt(d->fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	setsockopt(d->fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));

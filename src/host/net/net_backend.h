@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 
 #include "util/err.h"
@@ -21,7 +22,7 @@
  */
 
 /* The largest Ethernet frame either way (64 KiB IP packet + header), virtio-net header excluded. */
-#define NET_FRAME_MAX	 65550u
+#define NET_FRAME_MAX 65550u
 /* struct virtio_net_hdr_v1: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, num_buffers */
 #define NET_VNET_HDR_LEN 12u
 
@@ -90,6 +91,14 @@ int net_dgram_open(const struct net_config *cfg, struct evloop *loop, struct net
 /* The system calls (NULL-ended) and ioctls (0-ended) a running backend of this mode makes. */
 const char *const *net_backend_syscalls(enum net_mode mode);
 const unsigned long *net_backend_ioctls(enum net_mode mode);
+
+/* macOS has no MSG_NOSIGNAL: net_socket() sets SO_NOSIGPIPE there instead. */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL 0
+#endif
+
+/* A non-blocking, close-on-exec socket that never raises SIGPIPE; -errno on failure. */
+int net_socket(int domain, int type);
 
 /* Sums the lengths of iov. */
 size_t net_iov_len(const struct iovec *iov, unsigned iovcnt);

@@ -16,13 +16,13 @@
 #include "host/net/net_backend.h"
 #include "util/log.h"
 
-#define STREAM_RBUF	    (256u * 1024)
-#define STREAM_RETRY_MS	    1000
+#define STREAM_RBUF	(256u * 1024)
+#define STREAM_RETRY_MS 1000
 /* Reads per callback: a flooding peer must not keep the loop from everything else. */
-#define STREAM_READS	    16
-#define STREAM_PREFIX	    4u
+#define STREAM_READS  16
+#define STREAM_PREFIX 4u
 /* the device's iovec (a header and a queue's worth of segments) plus our prefix */
-#define STREAM_IOV_MAX	    260
+#define STREAM_IOV_MAX 260
 
 struct net_stream {
 	struct net_backend b;
@@ -46,9 +46,9 @@ static int stream_connect(const char *path, int *fdp)
 		return -ENAMETOOLONG;
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	/* Non-blocking from the start: a peer with a full backlog must not stall the loop. */
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = net_socket(AF_UNIX, SOCK_STREAM);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int r = -errno;
 
@@ -113,7 +113,8 @@ static bool stream_parse(struct net_stream *s)
 {
 	while (s->rlen - s->rpos >= STREAM_PREFIX) {
 		const uint8_t *p = s->rbuf + s->rpos;
-		uint32_t len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+		uint32_t len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+			       p[3];
 		char why[96];
 
 		if (len > NET_FRAME_MAX) {
@@ -150,7 +151,8 @@ static void stream_read(struct net_stream *s)
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
-			stream_down(s, n ? "the peer's connection failed" : "the peer closed the connection");
+			stream_down(s, n ? "the peer's connection failed" :
+					   "the peer closed the connection");
 			return;
 		}
 		s->rlen += (size_t)n;

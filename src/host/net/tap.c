@@ -202,10 +202,10 @@ int net_tap_open(const struct net_config *cfg, struct evloop *loop, struct net_b
 		.loop = loop,
 		.name = "tap",
 		.vnet_hdr = true,
-		.offloads = VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
-			    VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
-			    VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) |
-			    VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6),
+		.offloads =
+			VIRTIO_BIT(VIRTIO_NET_F_CSUM) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_CSUM) |
+			VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_HOST_TSO6) |
+			VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4) | VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO6),
 	};
 	t->fd = -1;
 	t->rbuf = malloc(TAP_BUF);
@@ -227,9 +227,10 @@ int net_tap_open(const struct net_config *cfg, struct evloop *loop, struct net_b
 int net_tap_open(const struct net_config *cfg, struct evloop *loop, struct net_backend **bp,
 		 struct errbuf *e)
 {
-	return err_set(e, -ENOTSUP, "--net tap=%s: tap interfaces are Linux only (on macOS: "
-				    "--net dgram= with vmnet-helper, or --net stream= with "
-				    "socket_vmnet)",
+	return err_set(e, -ENOTSUP,
+		       "--net tap=%s: tap interfaces are Linux only (on macOS: "
+		       "--net dgram= with vmnet-helper, or --net stream= with "
+		       "socket_vmnet)",
 		       cfg->target);
 }
 

@@ -32,6 +32,7 @@ struct t {
 	uint8_t frames[MAX_FRAMES][2048];
 	size_t lens[MAX_FRAMES];
 	unsigned nr;
+	bool full; /* the device says -EAGAIN */
 };
 
 static const uint8_t guest_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
@@ -40,6 +41,8 @@ static int port_receive(void *dev, const void *frame, size_t len)
 {
 	struct t *t = dev;
 
+	if (t->full)
+		return -EAGAIN;
 	if (t->nr < MAX_FRAMES && len <= sizeof(t->frames[0])) {
 		memcpy(t->frames[t->nr], frame, len);
 		t->lens[t->nr++] = len;
@@ -61,8 +64,9 @@ static int t_open(struct t *t, struct errbuf *e)
 
 	if (r < 0)
 		return r;
-	t->b->port = (struct net_port){ .receive = port_receive, .tx_resume = port_tx_resume,
-					.link = port_link, .dev = t };
+	t->b->port = (struct net_port){
+		.receive = port_receive, .tx_resume = port_tx_resume, .link = port_link, .dev = t
+	};
 	return t->b->ops->start(t->b, e);
 }
 
@@ -166,6 +170,25 @@ static void test_arp_gateway(void **state)
 	inet_pton(AF_INET, "10.0.2.2", ip);
 	assert_memory_equal(t->frames[i] + 14 + 14, ip, 4);
 	assert_memory_equal(t->frames[i], guest_mac, 6);
+}
+
+static void test_device_full_drops(void **state)
+{
+	struct t *t = *state;
+	static const uint8_t zero[6];
+	uint8_t f[64] = { 0 };
+	struct errbuf e;
+
+	assert_int_equal(t_open(t, &e), 0);
+	t->full = true;
+	/* the NAT cannot wait: the answer is dropped and counted, TCP would retransmit */
+	assert_int_equal(send_frame(t, f, arp(f, 1, zero, "10.0.2.15", "10.0.2.2")), 0);
+	run(t, 10);
+	assert_int_equal(t->b->rx_dropped, 1);
+	t->full = false;
+	assert_int_equal(send_frame(t, f, arp(f, 1, zero, "10.0.2.15", "10.0.2.2")), 0);
+	run(t, 10);
+	assert_true(find_frame(t, 0x0806, 0) >= 0);
 }
 
 static void test_dhcp_gives_10_0_2_15(void **state)
@@ -290,8 +313,7 @@ static void test_hostfwd_reaches_guest(void **state)
 	assert_int_equal(t->frames[i][14 + 7], 1);
 	assert_memory_equal(t->frames[i] + 14 + 24, want, 4);
 	/* we answer; the SYN to guest port 2222 follows */
-	assert_int_equal(send_frame(t, f, arp(f, 2, t->frames[i] + 6, "10.0.2.15", "10.0.2.2")),
-			 0);
+	assert_int_equal(send_frame(t, f, arp(f, 2, t->frames[i] + 6, "10.0.2.15", "10.0.2.2")), 0);
 	for (k = 0; k < 100 && find_frame(t, 0x0800, 0) < 0; k++)
 		run(t, 10);
 	i = find_frame(t, 0x0800, 0);
@@ -327,6 +349,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_arp_gateway, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_full_drops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dhcp_gives_10_0_2_15, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostfwd_port_in_use, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostfwd_bad_address, setup, teardown),

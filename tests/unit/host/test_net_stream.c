@@ -134,8 +134,10 @@ static int t_open(struct t *t, struct errbuf *e)
 
 	if (r < 0)
 		return r;
-	t->b->port = (struct net_port){ .receive = port_receive, .tx_resume = port_tx_resume,
-					.link = port_link, .dev = &t->port };
+	t->b->port = (struct net_port){ .receive = port_receive,
+					.tx_resume = port_tx_resume,
+					.link = port_link,
+					.dev = &t->port };
 	return t->b->ops->start(t->b, e);
 }
 
@@ -361,7 +363,8 @@ static void test_stream_tx_backpressure(void **state)
 			have += (size_t)n;
 			while (have >= 4 && have >= 4 + (size_t)(in[0] << 24 | in[1] << 16 |
 								 in[2] << 8 | in[3])) {
-				size_t len = (size_t)(in[0] << 24 | in[1] << 16 | in[2] << 8 | in[3]);
+				size_t len =
+					(size_t)(in[0] << 24 | in[1] << 16 | in[2] << 8 | in[3]);
 
 				/* every frame whole, in order: the framing survived */
 				assert_int_equal(len, sizeof(frame));
@@ -433,8 +436,7 @@ static void test_dgram_hello_and_frames(void **state)
 	assert_memory_equal(buf, f, 1500);
 	assert_int_equal(sendto(t->listener, f, 700, 0, (struct sockaddr *)&from, sizeof(from)),
 			 700);
-	assert_int_equal(sendto(t->listener, f, 60, 0, (struct sockaddr *)&from, sizeof(from)),
-			 60);
+	assert_int_equal(sendto(t->listener, f, 60, 0, (struct sockaddr *)&from, sizeof(from)), 60);
 	run(t, 10);
 	assert_int_equal(t->port.frames, 2);
 	assert_int_equal(t->port.last_len, 60);

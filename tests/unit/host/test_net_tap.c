@@ -148,8 +148,9 @@ static int setup(void **state)
 	assert_int_equal(evloop_create(&t->loop, &e), 0);
 	t->cfg = (struct net_config){ .mode = NET_TAP, .target = t->name };
 	assert_int_equal(net_backend_open(&t->cfg, 0, t->loop, &t->b, &e), 0);
-	t->b->port = (struct net_port){ .receive = port_receive, .tx_resume = port_tx_resume,
-					.link = port_link, .dev = t };
+	t->b->port = (struct net_port){
+		.receive = port_receive, .tx_resume = port_tx_resume, .link = port_link, .dev = t
+	};
 	assert_int_equal(t->b->ops->start(t->b, &e), 0);
 	*state = t;
 	return 0;

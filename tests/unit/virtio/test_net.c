@@ -204,7 +204,8 @@ static void test_features_and_config(void **state)
 	assert_false(f & VIRTIO_BIT(VIRTIO_NET_F_GUEST_TSO4));
 	assert_int_equal(vdrv_read(&c->d, VIRTIO_MMIO_DEVICE_ID), VIRTIO_ID_NET);
 	for (int i = 0; i < 6; i++)
-		mac[i] = (uint8_t)vdrv_read_w(&c->d, VIRTIO_MMIO_CONFIG + VIRTIO_NET_CFG_MAC + i, 1);
+		mac[i] =
+			(uint8_t)vdrv_read_w(&c->d, VIRTIO_MMIO_CONFIG + VIRTIO_NET_CFG_MAC + i, 1);
 	assert_memory_equal(mac, test_mac, 6);
 	assert_int_equal(vdrv_read_w(&c->d, VIRTIO_MMIO_CONFIG + VIRTIO_NET_CFG_STATUS, 2),
 			 VIRTIO_NET_S_LINK_UP);
@@ -373,7 +374,8 @@ static uint64_t rx_post(struct ctx *c, unsigned n, uint32_t size)
 	uint64_t first = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		struct vdrv_buf b = { .gpa = vdrv_alloc(&c->d, size, 16), .len = size,
+		struct vdrv_buf b = { .gpa = vdrv_alloc(&c->d, size, 16),
+				      .len = size,
 				      .write = true };
 
 		memset(vdrv_ptr(&c->d, b.gpa), 0xee, size);
