@@ -23,7 +23,7 @@ static const char usage[] =
 	"Boots an aarch64 Linux guest. Its console is this terminal (stdin/stdout);\n"
 	"diagnostics go to stderr.\n"
 	"\n"
-	"  --kernel PATH      arm64 Image or Image.gz (required)\n"
+	"  --kernel PATH      arm64 Image, Image.gz or a raw image (required)\n"
 	"  --initrd PATH      initramfs, placed below the device tree\n"
 	"  --disk PATH[,ro]   virtio-blk disk (an image file or block device, size a\n"
 	"                     multiple of 512); repeat for /dev/vdb, /dev/vdc, ...;\n"

@@ -17,12 +17,21 @@
 struct hv_vm;
 struct hv_vcpu;
 
+/* vCPU features beyond the base architecture that a backend may give the guest. */
+enum hv_cpu_feature {
+	HV_CPU_PMU = 1u << 0,	/* PMUv3, its overflow interrupt a PPI */
+	HV_CPU_SVE = 1u << 1,	/* SVE at the host's vector lengths */
+	HV_CPU_PAUTH = 1u << 2, /* pointer authentication, address and generic keys */
+};
+
 struct hv_caps {
 	struct gic_geometry gic;
 	unsigned max_vcpus;
 	unsigned max_ipa_bits;
 	uint64_t ram_align;  /* host pages the RAM mapping must be aligned to */
 	bool psci_in_kernel; /* KVM runs PSCI itself; HVF hands calls to the VMM */
+	unsigned cpu_features; /* enum hv_cpu_feature: what the backend can give a guest */
+	unsigned cpu_fixed;    /* of those, what it cannot hide (the guest always has them) */
 	/* ioctl requests the backend issues once the VM runs (for the Linux sandbox); 0-ended */
 	const unsigned long *runtime_ioctls;
 };
@@ -54,6 +63,8 @@ struct hv_exit {
 struct hv_vm_params {
 	unsigned nr_vcpus;
 	unsigned ipa_bits;
+	unsigned cpu_features; /* chosen from caps.cpu_features; every vCPU gets these */
+	uint32_t pmu_intid;    /* absolute INTID of the PMU's PPI, with HV_CPU_PMU */
 };
 
 struct hv_ops {
@@ -68,7 +79,10 @@ struct hv_ops {
 	/* On the thread that will run it. The boot vCPU is index 0; the others start powered off. */
 	int (*vcpu_create)(struct hv_vm *vm, unsigned index, uint64_t mpidr, struct hv_vcpu **vcpu,
 			   struct errbuf *e);
-	/* After every vCPU exists, before any runs (KVM: vGIC CTRL_INIT). May be NULL. */
+	/*
+	 * After every vCPU exists, before any runs (KVM: vGIC CTRL_INIT, then each vCPU's PMU,
+	 * which needs the initialised vGIC). May be NULL.
+	 */
 	int (*vm_finalize)(struct hv_vm *vm, struct errbuf *e);
 	/* Power on at pc with x0 (boot CPU: kernel entry and DTB; CPU_ON: entry and context id). */
 	int (*vcpu_set_boot)(struct hv_vcpu *vcpu, uint64_t pc, uint64_t x0, struct errbuf *e);

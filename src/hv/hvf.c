@@ -25,10 +25,15 @@
 
 /* PSTATE at boot: EL1h with D, A, I and F masked, as Linux's arm64 boot protocol asks. */
 #define CPSR_EL1H_DAIF 0x3c5
+/*
+ * HV_EXISTS of the macOS 26 SDK (err_local | err_sub(0xba5) | 8), which newer systems return for
+ * a second VM. The 15.x SDKs lack the name, so the value is spelled out here.
+ */
+#define HVF_EXISTS ((hv_return_t)(0xfae94000u | 0x08))
 
 const char *hvf_strerror(hv_return_t r)
 {
-	switch ((uint32_t)r) {
+	switch (r) {
 	case HV_SUCCESS:
 		return "HV_SUCCESS";
 	case HV_ERROR:
@@ -45,7 +50,7 @@ const char *hvf_strerror(hv_return_t r)
 		return "HV_NO_DEVICE";
 	case HV_DENIED:
 		return "HV_DENIED";
-	case HV_EXISTS:
+	case HVF_EXISTS:
 		return "HV_EXISTS";
 	case HV_UNSUPPORTED:
 		return "HV_UNSUPPORTED";
@@ -55,9 +60,9 @@ const char *hvf_strerror(hv_return_t r)
 
 static int hvf_errno(hv_return_t r)
 {
-	switch ((uint32_t)r) {
+	switch (r) {
 	case HV_BUSY:
-	case HV_EXISTS:
+	case HVF_EXISTS:
 		return -EBUSY;
 	case HV_BAD_ARGUMENT:
 		return -EINVAL;
@@ -92,28 +97,32 @@ bool hvf_owner(const struct hv_vcpu *v, const char *op)
 API_AVAILABLE(macos(15.0))
 static int hvf_gic_geometry(struct gic_geometry *g, struct errbuf *e)
 {
-	size_t dist, redist, dist_align, redist_align;
+	size_t dist, redist, region, dist_align, redist_align;
 	hv_return_t r;
 
 	r = hv_gic_get_distributor_size(&dist);
 	if (r == HV_SUCCESS)
 		r = hv_gic_get_redistributor_size(&redist);
 	if (r == HV_SUCCESS)
+		r = hv_gic_get_redistributor_region_size(&region);
+	if (r == HV_SUCCESS)
 		r = hv_gic_get_distributor_base_alignment(&dist_align);
 	if (r == HV_SUCCESS)
 		r = hv_gic_get_redistributor_base_alignment(&redist_align);
 	if (r != HV_SUCCESS)
 		return hvf_fail(e, r, "querying the in-kernel GIC (hv_gic_get_*)");
-	if (!dist || !redist || !is_power_of_2(dist_align) || !is_power_of_2(redist_align))
+	if (!dist || !redist || region < redist || !is_power_of_2(dist_align) ||
+	    !is_power_of_2(redist_align))
 		return err_set(
 			e, -EIO,
-			"HVF reports an unusable GIC: dist %#zx, redist %#zx, align %#zx/%#zx",
-			dist, redist, dist_align, redist_align);
+			"HVF reports an unusable GIC: dist %#zx, redist %#zx (region %#zx), align %#zx/%#zx",
+			dist, redist, region, dist_align, redist_align);
 	*g = (struct gic_geometry){
 		.dist_size = dist,
 		.redist_size_per_cpu = redist,
 		.dist_align = dist_align,
 		.redist_align = redist_align,
+		.redist_region_size = region,
 	};
 	return 0;
 }
@@ -125,7 +134,14 @@ static int hvf_probe_gic(struct hv_caps *caps, struct errbuf *e)
 	hv_return_t r;
 	int ret;
 
-	*caps = (struct hv_caps){ .ram_align = HVF_PAGE, .psci_in_kernel = false };
+	/*
+	 * vCPU features: Apple Silicon has no SVE (the M4's SME is another extension), and HVF
+	 * gives no PMU (counter registers trap to the VMM, which would have to emulate them, as
+	 * QEMU does). Pointer authentication is the host's and always visible in the guest's ID
+	 * registers; hiding it would mean rewriting ID_AA64ISAR1_EL1 per vCPU, not done yet.
+	 */
+	*caps = (struct hv_caps){ .ram_align = HVF_PAGE, .psci_in_kernel = false,
+				  .cpu_features = HV_CPU_PAUTH, .cpu_fixed = HV_CPU_PAUTH };
 	ret = hvf_gic_geometry(&caps->gic, e);
 	if (ret < 0)
 		return ret;
@@ -135,7 +151,9 @@ static int hvf_probe_gic(struct hv_caps *caps, struct errbuf *e)
 	r = hv_vm_config_get_max_ipa_size(&max_ipa);
 	if (r != HV_SUCCESS)
 		return hvf_fail(e, r, "hv_vm_config_get_max_ipa_size");
-	caps->max_vcpus = min_u64(max_vcpus, MAX_VCPUS);
+	/* The redistributor region holds one frame pair per vCPU the VM can have. */
+	caps->max_vcpus = min_u64(min_u64(max_vcpus, MAX_VCPUS),
+				  caps->gic.redist_region_size / caps->gic.redist_size_per_cpu);
 	caps->max_ipa_bits = max_ipa;
 	return 0;
 }
@@ -156,9 +174,9 @@ static int hvf_probe(struct hv_caps *caps, struct errbuf *e)
 
 static int hvf_vm_create_failed(hv_return_t r, struct errbuf *e)
 {
-	switch ((uint32_t)r) {
+	switch (r) {
 	case HV_BUSY:
-	case HV_EXISTS:
+	case HVF_EXISTS:
 		return err_set(e, -EBUSY, "hv_vm_create failed (%s): this process already has a VM",
 			       hvf_strerror(r));
 	case HV_UNSUPPORTED:
@@ -273,6 +291,15 @@ static int hvf_gic_check(const struct hv_vm *vm, const struct layout *l, struct 
 			       (unsigned long long)g.redist_align);
 	if (l->gicd_size < g.dist_size || l->gicr_size < g.redist_size_per_cpu * vm->nr_vcpus)
 		return err_set(e, -EINVAL, "hvf: the layout's GIC regions are smaller than HVF's");
+	/* HVF places redistributors for every vCPU it supports, RAM or not: keep them apart. */
+	if (l->gicr_reserved < g.redist_region_size || l->gicr_reserved < l->gicr_size ||
+	    l->gicr_base + l->gicr_reserved > l->ram_base)
+		return err_set(
+			e, -EINVAL,
+			"hvf: the layout reserves %#llx bytes at %#llx for the redistributors, "
+			"HVF's region is %#llx bytes",
+			(unsigned long long)l->gicr_reserved, (unsigned long long)l->gicr_base,
+			(unsigned long long)g.redist_region_size);
 	r = hv_gic_get_spi_interrupt_range(&spi_base, &spi_count);
 	if (r != HV_SUCCESS)
 		return hvf_fail(e, r, "hv_gic_get_spi_interrupt_range");
@@ -310,6 +337,7 @@ static int hvf_gic_setup(struct hv_vm *vm, const struct layout *l, struct errbuf
 	vm->gic = true;
 	vm->gicr_base = l->gicr_base;
 	vm->gicr_size = l->gicr_size;
+	vm->gicr_reserved = l->gicr_reserved;
 	return 0;
 }
 
@@ -337,28 +365,103 @@ static void hvf_vm_destroy(struct hv_vm *vm)
 
 /* ---- vCPUs ---- */
 
+/*
+ * The guest finds redistributors only in the part of HVF's region its DTB names, one frame pair
+ * per vCPU from the start: a vCPU whose redistributor HVF put elsewhere would never come up.
+ */
 API_AVAILABLE(macos(15.0))
-static void hvf_check_redistributor(struct hv_vcpu *v, uint64_t mpidr)
+static int hvf_check_redistributor(struct hv_vcpu *v, uint64_t mpidr, struct errbuf *e)
 {
 	const struct hv_vm *vm = v->vm;
 	hv_ipa_t base;
 	hv_return_t r = hv_gic_get_redistributor_base(v->id, &base);
 
-	if (r != HV_SUCCESS) {
-		pr_warn("hv_gic_get_redistributor_base(vCPU %u) failed: %s", v->index,
-			hvf_strerror(r));
-	} else if (base < vm->gicr_base || base - vm->gicr_base >= vm->gicr_size) {
-		/* The guest walks only the region its DTB names: this CPU would never come up. */
-		pr_warn("vCPU %u (MPIDR %#llx): its redistributor at %#llx is outside [%#llx, %#llx)",
-			v->index, (unsigned long long)mpidr, (unsigned long long)base,
-			(unsigned long long)vm->gicr_base,
-			(unsigned long long)(vm->gicr_base + vm->gicr_size));
+	if (r != HV_SUCCESS)
+		return hvf_fail(e, r, "hv_gic_get_redistributor_base");
+	bool in_region = base >= vm->gicr_base && base - vm->gicr_base < vm->gicr_reserved;
+
+	if (base >= vm->gicr_base && base - vm->gicr_base < vm->gicr_size)
+		return 0;
+	return err_set(e, -EINVAL,
+		       "hvf: vCPU %u (MPIDR %#llx) has its redistributor at %#llx, outside the %s "
+		       "[%#llx, %#llx)",
+		       v->index, (unsigned long long)mpidr, (unsigned long long)base,
+		       in_region ? "frames the device tree names" : "redistributor region",
+		       (unsigned long long)vm->gicr_base,
+		       (unsigned long long)(vm->gicr_base +
+					    (in_region ? vm->gicr_size : vm->gicr_reserved)));
+}
+
+/*
+ * The EL1 context a CPU powers on with. PSCI CPU_ON after CPU_OFF reuses the HVF vCPU, which still
+ * holds what the guest left in it (MMU and caches on, its vectors, page tables and timer); the
+ * entry point is physical and expects them off, like the boot CPU's first instruction.
+ */
+static const hv_sys_reg_t hvf_fresh_regs[] = {
+	HV_SYS_REG_SCTLR_EL1, /* first: hvf_save_fresh() turns its MMU and caches off */
+	HV_SYS_REG_CPACR_EL1,	 HV_SYS_REG_TTBR0_EL1,	    HV_SYS_REG_TTBR1_EL1,
+	HV_SYS_REG_TCR_EL1,	 HV_SYS_REG_MAIR_EL1,	    HV_SYS_REG_AMAIR_EL1,
+	HV_SYS_REG_VBAR_EL1,	 HV_SYS_REG_CONTEXTIDR_EL1, HV_SYS_REG_SPSR_EL1,
+	HV_SYS_REG_ELR_EL1,	 HV_SYS_REG_ESR_EL1,	    HV_SYS_REG_FAR_EL1,
+	HV_SYS_REG_AFSR0_EL1,	 HV_SYS_REG_AFSR1_EL1,	    HV_SYS_REG_PAR_EL1,
+	HV_SYS_REG_SP_EL0,	 HV_SYS_REG_SP_EL1,	    HV_SYS_REG_TPIDR_EL0,
+	HV_SYS_REG_TPIDRRO_EL0,	 HV_SYS_REG_TPIDR_EL1,	    HV_SYS_REG_CNTKCTL_EL1,
+	HV_SYS_REG_CNTV_CTL_EL0, HV_SYS_REG_CNTV_CVAL_EL0,  HV_SYS_REG_MDSCR_EL1,
+};
+
+/* SCTLR_EL1.M, .C and .I: MMU, data and instruction caches (Arm ARM D19.2.118). */
+#define SCTLR_MMU_CACHES ((1ull << 0) | (1ull << 2) | (1ull << 12))
+
+_Static_assert(sizeof(hvf_fresh_regs) / sizeof(hvf_fresh_regs[0]) == HVF_FRESH_SYSREGS,
+	       "hvf.h sizes the saved context");
+
+/*
+ * A register HVF will not read (an older framework, say) is left out of the reset rather than
+ * failing the vCPU: the boot CPU runs with it as HVF set it, a powered-on one as the guest left it.
+ */
+static int hvf_save_fresh(struct hv_vcpu *v, struct errbuf *e)
+{
+	hv_return_t r;
+
+	v->fresh_valid = 0;
+	for (unsigned i = 0; i < HVF_FRESH_SYSREGS; i++) {
+		r = hv_vcpu_get_sys_reg(v->id, hvf_fresh_regs[i], &v->fresh_sys[i]);
+		if (r == HV_SUCCESS)
+			v->fresh_valid |= 1u << i;
+		else
+			pr_warn_once("hvf: system register %#x of a new vCPU unreadable (%s): not "
+				     "reset at CPU_ON",
+				     (unsigned)hvf_fresh_regs[i], hvf_strerror(r));
 	}
+	r = hv_vcpu_get_reg(v->id, HV_REG_FPCR, &v->fresh_fpcr);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_get_reg(v->id, HV_REG_FPSR, &v->fresh_fpsr);
+	/* Off whatever HVF reports, as the boot protocol wants them. */
+	v->fresh_sys[0] &= ~SCTLR_MMU_CACHES;
+	return r == HV_SUCCESS ? 0 : hvf_fail(e, r, "reading a new vCPU's FPCR/FPSR");
+}
+
+static hv_return_t hvf_restore_fresh(struct hv_vcpu *v)
+{
+	hv_return_t r = HV_SUCCESS;
+
+	for (unsigned i = 0; i < HVF_FRESH_SYSREGS && r == HV_SUCCESS; i++)
+		if (v->fresh_valid & (1u << i))
+			r = hv_vcpu_set_sys_reg(v->id, hvf_fresh_regs[i], v->fresh_sys[i]);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_set_reg(v->id, HV_REG_FPCR, v->fresh_fpcr);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_set_reg(v->id, HV_REG_FPSR, v->fresh_fpsr);
+	/* X1..X30 are UNKNOWN at reset: zero beats leaking the last context into the next. */
+	for (unsigned i = 1; i <= 30 && r == HV_SUCCESS; i++)
+		r = hv_vcpu_set_reg(v->id, (hv_reg_t)(HV_REG_X0 + i), 0);
+	return r;
 }
 
 static int hvf_vcpu_setup(struct hv_vcpu *v, uint64_t mpidr, struct errbuf *e)
 {
 	hv_return_t r;
+	int ret;
 
 	/* Before anything asks the GIC about this vCPU: the redistributor is found by affinity. */
 	r = hv_vcpu_set_sys_reg(v->id, HV_SYS_REG_MPIDR_EL1, mpidr);
@@ -367,8 +470,11 @@ static int hvf_vcpu_setup(struct hv_vcpu *v, uint64_t mpidr, struct errbuf *e)
 	r = hv_vcpu_set_vtimer_offset(v->id, v->vm->vtimer_offset);
 	if (r != HV_SUCCESS)
 		return hvf_fail(e, r, "hv_vcpu_set_vtimer_offset");
+	ret = hvf_save_fresh(v, e);
+	if (ret < 0)
+		return ret;
 	if (__builtin_available(macOS 15, *))
-		hvf_check_redistributor(v, mpidr);
+		return hvf_check_redistributor(v, mpidr, e);
 	return 0;
 }
 
@@ -438,7 +544,9 @@ static int hvf_vcpu_set_boot(struct hv_vcpu *v, uint64_t pc, uint64_t x0, struct
 	if (!hvf_owner(v, "vcpu_set_boot"))
 		return err_set(e, -EPERM, "hvf: vCPU %u used from a foreign thread", v->index);
 	v->mmio_read_pending = false;
-	r = hv_vcpu_set_reg(v->id, HV_REG_CPSR, CPSR_EL1H_DAIF);
+	r = hvf_restore_fresh(v);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_set_reg(v->id, HV_REG_CPSR, CPSR_EL1H_DAIF);
 	if (r == HV_SUCCESS)
 		r = hv_vcpu_set_reg(v->id, HV_REG_PC, pc);
 	if (r == HV_SUCCESS)

@@ -21,6 +21,8 @@
 
 #define HVF_PAGE     SZ_16K
 #define HVF_MAX_MAPS 8
+/* EL1 system registers a powered-on CPU starts with (see hvf_fresh_regs in hvf.c). */
+#define HVF_FRESH_SYSREGS 25
 
 struct hvf_map {
 	uint64_t gpa;
@@ -31,7 +33,10 @@ struct hv_vm {
 	unsigned nr_vcpus;
 	bool gic;
 	uint64_t gicr_base;
-	uint64_t gicr_size;
+	uint64_t gicr_size; /* the frames the DTB names */
+	uint64_t gicr_reserved; /* HVF's whole region */
+	/* Guest faults turned into exceptions so far, for a bounded log. */
+	atomic_uint faults;
 	/* One guest counter for every vCPU: Linux wants CNTVOFF equal on all CPUs. */
 	uint64_t vtimer_offset;
 	mach_timebase_info_data_t timebase;
@@ -49,6 +54,10 @@ struct hv_vcpu {
 	hv_vcpu_t id;
 	hv_vcpu_exit_t *exit;
 	pthread_t owner;
+	/* The EL1 state HVF gave the new vCPU: what every power-on starts from. */
+	uint64_t fresh_sys[HVF_FRESH_SYSREGS];
+	uint32_t fresh_valid; /* bit i: fresh_sys[i] was read */
+	uint64_t fresh_fpcr, fresh_fpsr;
 	bool vtimer_masked;
 	/* An MMIO load handed to the VMM, finished by complete_mmio_read(). */
 	bool mmio_read_pending;
@@ -59,6 +68,8 @@ struct hv_vcpu {
 	atomic_bool woken;
 	atomic_bool parked;
 	int wake[2];
+	/* SGIs/PPIs pending at the last WFI (hvf_sleep wakes on new ones only). */
+	uint64_t sgi_seen;
 };
 
 const char *hvf_strerror(hv_return_t r);

@@ -4,28 +4,40 @@
  * ESR, arch/aarch64/esr.c decodes it, and this file turns the result into the VMM's normalised
  * exits (MMIO, firmware call, cancel) or deals with it here (system registers, WFI, timer).
  *
- * WFI traps to us. We park the vCPU thread until the guest's virtual timer is due, a kick, or an
- * SPI we inject; never longer than PARK_MAX_NS, because the in-kernel GIC delivers SGIs from other
- * vCPUs (and anything else it raises) without telling us, and only re-entering the guest lets it
- * see them. QEMU instead sleeps in pselect() until an IPI signal, which it can send because its
- * GIC lives in userspace; libkrun blocks on a channel that only its userspace GIC feeds. Sleeps
- * shorter than PARK_MIN_NS are not worth a context switch (QEMU measured ~2 ms on M1).
+ * WFI traps to us. We park the vCPU thread until the guest's virtual timer is due, a kick, an SPI
+ * we inject, or an SGI (IPI) another vCPU sent. That last one the in-kernel GIC delivers without
+ * telling us, so with more than one vCPU the parked thread reads its own redistributor's pending
+ * SGIs and PPIs every PARK_POLL_NS and goes back into the guest when a new one shows up. QEMU and
+ * libkrun have no such case: both wake a sleeping vCPU only from their userspace GIC, which sees
+ * every SGI because ICC_SGI1R_EL1 traps to it. PARK_MAX_NS is a safety net for anything else the
+ * framework might raise unseen. Sleeps shorter than PARK_MIN_NS are not worth a context switch
+ * (QEMU measured ~2 ms on M1).
+ *
+ * What cannot be emulated (a load or store without a valid syndrome, a table walk or an
+ * instruction fetch outside RAM, any other trapped class) is the guest's fault, not the VMM's:
+ * the guest gets the exception real hardware or KVM would give it, and the VM runs on.
  */
 #include <errno.h>
 #include <poll.h>
 #include <sched.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "arch/aarch64/sysreg.h"
 #include "hv/hvf.h"
 #include "util/log.h"
 
-#define CNTV_CTL_ENABLE		(1u << 0)
-#define CNTV_CTL_IMASK		(1u << 1)
-#define CNTV_CTL_ISTATUS	(1u << 2)
-#define PARK_MAX_NS		10000000ull
-#define PARK_MIN_NS		2000000ull
+#define CNTV_CTL_ENABLE	 (1u << 0)
+#define CNTV_CTL_IMASK	 (1u << 1)
+#define CNTV_CTL_ISTATUS (1u << 2)
+#define PARK_MAX_NS	 100000000ull
+#define PARK_MIN_NS	 2000000ull
+#define PARK_POLL_NS	 1000000ull
+/* SGIs and PPIs: INTIDs 0..31, one bit each in GICR_ISPENDR0 / GICR_ISENABLER0. */
+#define GIC_PRIVATE_MASK	0xffffffffull
 #define SMCCC_RET_NOT_SUPPORTED ((uint64_t)-1)
+/* Guest faults logged per VM; a guest stuck faulting must not flood stderr. */
+#define FAULTS_LOGGED 8
 /* The exit handlers' "dealt with here, run the guest again". */
 #define HVF_CONTINUE 1
 
@@ -73,18 +85,80 @@ void hvf_wake(struct hv_vcpu *v)
 	}
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/*
+ * SGIs and PPIs pending and enabled in this vCPU's redistributor, or -1 if HVF cannot tell (the
+ * caller then re-enters the guest soon and lets the hardware decide).
+ */
+API_AVAILABLE(macos(15.0))
+static int64_t hvf_gic_private_pending(struct hv_vcpu *v)
+{
+	uint64_t pend, enabled;
+	hv_return_t r;
+
+	r = hv_gic_get_redistributor_reg(v->id, HV_GIC_REDISTRIBUTOR_REG_GICR_ISPENDR0, &pend);
+	if (r == HV_SUCCESS)
+		r = hv_gic_get_redistributor_reg(v->id, HV_GIC_REDISTRIBUTOR_REG_GICR_ISENABLER0,
+						 &enabled);
+	if (r != HV_SUCCESS) {
+		pr_warn_once("hv_gic_get_redistributor_reg failed: %s; idle vCPUs poll the guest",
+			     hvf_strerror(r));
+		return -1;
+	}
+	return (int64_t)(pend & enabled & GIC_PRIVATE_MASK);
+}
+
+static int64_t hvf_sgi_pending(struct hv_vcpu *v)
+{
+	if (v->vm->nr_vcpus < 2)
+		return 0; /* no other vCPU to send one; the timer's PPI has its deadline */
+	if (__builtin_available(macOS 15, *))
+		return hvf_gic_private_pending(v);
+	return -1;
+}
+
 /*
  * parked is raised before the flags are looked at, and wakers set a flag before looking at
- * parked: one of the two always sees the other, so no wake-up is lost.
+ * parked: one of the two always sees the other, so no kick or SPI is lost. SGIs are looked for
+ * between slices of the sleep. An interrupt that was already pending at the last WFI and is
+ * still pending now is one the guest does not take (masked by priority, say): only new ones
+ * end the park, else the vCPU would bounce between WFI and us.
  */
 static void hvf_sleep(struct hv_vcpu *v, uint64_t ns)
 {
 	struct pollfd pfd = { .fd = v->wake[0], .events = POLLIN };
+	uint64_t deadline = mono_ns() + ns, now;
+	int64_t seen, pend;
 	char buf[16];
 
 	atomic_store(&v->parked, true);
-	if (!atomic_load(&v->kicked) && !atomic_load(&v->woken))
-		poll(&pfd, 1, (int)((ns + 999999) / 1000000));
+	seen = hvf_sgi_pending(v);
+	if (seen < 0)
+		deadline = min_u64(deadline, mono_ns() + PARK_POLL_NS);
+	else if ((uint64_t)seen & ~v->sgi_seen)
+		deadline = 0; /* arrived between the WFI and here */
+	v->sgi_seen = seen < 0 ? 0 : (uint64_t)seen;
+	while (!atomic_load(&v->kicked) && !atomic_load(&v->woken) &&
+	       (now = mono_ns()) < deadline) {
+		uint64_t slice = deadline - now;
+
+		if (v->vm->nr_vcpus > 1 && seen >= 0)
+			slice = min_u64(slice, PARK_POLL_NS);
+		if (poll(&pfd, 1, (int)((slice + 999999) / 1000000)) != 0)
+			break;
+		if (seen < 0)
+			continue;
+		pend = hvf_sgi_pending(v);
+		if (pend < 0 || (uint64_t)pend & ~v->sgi_seen)
+			break;
+	}
 	atomic_store(&v->parked, false);
 	while (read(v->wake[0], buf, sizeof(buf)) > 0)
 		;
@@ -147,6 +221,68 @@ static int hvf_sync_vtimer(struct hv_vcpu *v, struct errbuf *e)
 	return 0;
 }
 
+/* ---- exceptions the guest gets instead of emulation ---- */
+
+static int hvf_set_sys(struct hv_vcpu *v, hv_sys_reg_t reg, uint64_t val, struct errbuf *e)
+{
+	hv_return_t r = hv_vcpu_set_sys_reg(v->id, reg, val);
+
+	return r == HV_SUCCESS ? 0 : hvf_fail(e, r, "hv_vcpu_set_sys_reg");
+}
+
+static void hvf_log_fault(struct hv_vcpu *v, const char *what, uint64_t pc,
+			  const struct esr_el1_entry *t)
+{
+	const hv_vcpu_exit_exception_t *x = &v->exit->exception;
+	unsigned n = atomic_fetch_add(&v->vm->faults, 1);
+
+	if (n < FAULTS_LOGGED)
+		pr_warn("vCPU %u: %s at PC %#llx, address %#llx (IPA %#llx, ESR %#llx): the guest gets "
+			"%s",
+			v->index, what, (unsigned long long)pc,
+			(unsigned long long)x->virtual_address,
+			(unsigned long long)x->physical_address, (unsigned long long)x->syndrome,
+			t->far_valid ? "an external abort" : "an undefined instruction");
+	else if (n == FAULTS_LOGGED)
+		pr_warn("vCPU %u: further guest faults are not logged", v->index);
+}
+
+/*
+ * Enters the guest's EL1 synchronous vector as the CPU would: syndrome, fault address, return
+ * address and old PSTATE in the EL1 registers, then PSTATE and PC of the handler.
+ */
+static int hvf_inject(struct hv_vcpu *v, const char *what, uint64_t pc, struct errbuf *e)
+{
+	const hv_vcpu_exit_exception_t *x = &v->exit->exception;
+	uint64_t cpsr, sctlr, vbar;
+	struct esr_el1_entry t;
+	int r;
+
+	r = hvf_get(v, HV_REG_CPSR, &cpsr, e);
+	if (r == 0)
+		r = hvf_get_sys(v, HV_SYS_REG_SCTLR_EL1, &sctlr, e);
+	if (r == 0)
+		r = hvf_get_sys(v, HV_SYS_REG_VBAR_EL1, &vbar, e);
+	if (r < 0)
+		return r;
+	esr_el1_exception(x->syndrome, x->virtual_address, pc, cpsr, sctlr, vbar, &t);
+	r = hvf_set_sys(v, HV_SYS_REG_ESR_EL1, t.esr, e);
+	if (r == 0 && t.far_valid)
+		r = hvf_set_sys(v, HV_SYS_REG_FAR_EL1, t.far, e);
+	if (r == 0)
+		r = hvf_set_sys(v, HV_SYS_REG_ELR_EL1, t.elr, e);
+	if (r == 0)
+		r = hvf_set_sys(v, HV_SYS_REG_SPSR_EL1, t.spsr, e);
+	if (r == 0)
+		r = hvf_set(v, HV_REG_CPSR, t.cpsr, e);
+	if (r == 0)
+		r = hvf_set(v, HV_REG_PC, t.pc, e);
+	if (r < 0)
+		return r;
+	hvf_log_fault(v, what, pc, &t);
+	return HVF_CONTINUE;
+}
+
 /* ---- exits ---- */
 
 static int hvf_dabt(struct hv_vcpu *v, const struct esr_exit *d, uint64_t pc, struct hv_exit *exit,
@@ -157,9 +293,7 @@ static int hvf_dabt(struct hv_vcpu *v, const struct esr_exit *d, uint64_t pc, st
 	int r;
 
 	if (a->s1ptw)
-		return err_set(e, -EFAULT,
-			       "vCPU %u: guest page tables at IPA %#llx are not in RAM (PC %#llx)",
-			       v->index, (unsigned long long)a->ipa, (unsigned long long)pc);
+		return hvf_inject(v, "a page table walk outside RAM", pc, e);
 	if (a->cm) { /* cache maintenance by VA on a device: nothing is cached */
 		r = hvf_set(v, HV_REG_PC, pc + d->pc_advance, e);
 		return r < 0 ? r : HVF_CONTINUE;
@@ -247,6 +381,7 @@ static int hvf_wfx(struct hv_vcpu *v, const struct esr_exit *d, uint64_t pc, str
 static int hvf_exception(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf *e)
 {
 	const hv_vcpu_exit_exception_t *x = &v->exit->exception;
+	struct errbuf de;
 	struct esr_exit d;
 	uint64_t pc;
 	int r;
@@ -254,9 +389,9 @@ static int hvf_exception(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf 
 	r = hvf_get(v, HV_REG_PC, &pc, e);
 	if (r < 0)
 		return r;
-	r = esr_decode(x->syndrome, x->virtual_address, x->physical_address, pc, &d, e);
-	if (r < 0)
-		return r;
+	/* Decoding fails only for a load or store without a valid syndrome. */
+	if (esr_decode(x->syndrome, x->virtual_address, x->physical_address, pc, &d, &de) < 0)
+		return hvf_inject(v, "an access without a valid syndrome", pc, e);
 	switch (d.kind) {
 	case ESR_KIND_DABT:
 		return hvf_dabt(v, &d, pc, exit, e);
@@ -271,11 +406,10 @@ static int hvf_exception(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf 
 	case ESR_KIND_OTHER:
 		break;
 	}
-	return err_set(
-		e, -EIO,
-		"vCPU %u: unhandled guest exception EC %#x (ESR %#llx) at PC %#llx, FAR %#llx, IPA %#llx",
-		v->index, d.ec, (unsigned long long)x->syndrome, (unsigned long long)pc,
-		(unsigned long long)x->virtual_address, (unsigned long long)x->physical_address);
+	return hvf_inject(v,
+			  d.ec == ESR_EC_IABT_LOW ? "an instruction fetch outside RAM" :
+						    "an exception the VMM does not emulate",
+			  pc, e);
 }
 
 static int hvf_handle_exit(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf *e)
@@ -290,7 +424,14 @@ static int hvf_handle_exit(struct hv_vcpu *v, struct hv_exit *exit, struct errbu
 		v->vtimer_masked = true; /* HVF did it; hvf_sync_vtimer lifts it */
 		return HVF_CONTINUE;
 	case HV_EXIT_REASON_CANCELED:
-		atomic_store(&v->kicked, false);
+		/*
+		 * hv_vcpus_exit() is sticky: a kick that found the vCPU outside hv_vcpu_run was
+		 * reported through v->kicked already, and its request then cancels the next run as
+		 * well. That cancel is stale; the guest runs on. A fresh kick sets v->kicked before
+		 * it asks HVF, so it is never mistaken for a stale one.
+		 */
+		if (!atomic_exchange(&v->kicked, false))
+			return HVF_CONTINUE;
 		exit->reason = HV_EXIT_CANCELED;
 		return 0;
 	}
@@ -359,7 +500,10 @@ void hvf_kick(struct hv_vcpu *v)
 	hv_return_t r;
 
 	atomic_store(&v->kicked, true);
-	/* Sticky: a vCPU that is not in the guest now leaves its next hv_vcpu_run at once. */
+	/*
+	 * Sticky: a vCPU that is not in the guest now leaves its next hv_vcpu_run at once, and
+	 * hvf_handle_exit() drops that cancel if the flag was consumed in between.
+	 */
 	r = hv_vcpus_exit(&v->id, 1);
 	if (r != HV_SUCCESS)
 		pr_warn_once("hv_vcpus_exit failed: %s", hvf_strerror(r));

@@ -35,6 +35,10 @@ struct hv_vm {
 	int run_size;
 	struct kvm_vcpu_init init;
 	bool init_known;
+	unsigned cpu_features; /* enum hv_cpu_feature, the same for every vCPU */
+	uint32_t pmu_intid;
+	unsigned nr_vcpus;
+	struct hv_vcpu **vcpus; /* by index, for vm_finalize's per-vCPU PMU set-up; under lock */
 	pthread_mutex_t lock;
 };
 
@@ -73,9 +77,25 @@ static const unsigned long kvm_runtime_ioctls[] = {
 	KVM_RUN, KVM_IRQ_LINE, KVM_SET_ONE_REG, KVM_GET_ONE_REG, KVM_SET_VCPU_EVENTS, 0,
 };
 
+/* Pointer authentication comes as both key kinds or none: KVM refuses one without the other. */
+static unsigned kvm_probe_cpu_features(int fd)
+{
+	unsigned f = 0;
+
+	if (kvm_check(fd, KVM_CAP_ARM_PMU_V3))
+		f |= HV_CPU_PMU;
+	if (kvm_check(fd, KVM_CAP_ARM_SVE))
+		f |= HV_CPU_SVE;
+	if (kvm_check(fd, KVM_CAP_ARM_PTRAUTH_ADDRESS) &&
+	    kvm_check(fd, KVM_CAP_ARM_PTRAUTH_GENERIC))
+		f |= HV_CPU_PAUTH;
+	return f;
+}
+
 static int kvm_probe(struct hv_caps *caps, struct errbuf *e)
 {
 	int fd = kvm_open(e), version, max_vcpus, ipa;
+	unsigned features;
 
 	if (fd < 0)
 		return fd;
@@ -95,6 +115,7 @@ static int kvm_probe(struct hv_caps *caps, struct errbuf *e)
 	if (!max_vcpus)
 		max_vcpus = kvm_check(fd, KVM_CAP_NR_VCPUS);
 	ipa = kvm_check(fd, KVM_CAP_ARM_VM_IPA_SIZE);
+	features = kvm_probe_cpu_features(fd);
 	close(fd);
 
 	*caps = (struct hv_caps){
@@ -108,6 +129,8 @@ static int kvm_probe(struct hv_caps *caps, struct errbuf *e)
 		.max_ipa_bits = ipa > 0 ? (unsigned)ipa : 40,
 		.ram_align = (uint64_t)sysconf(_SC_PAGESIZE),
 		.psci_in_kernel = true,
+		/* KVM hides from a vCPU's ID registers every feature it was not created with. */
+		.cpu_features = features,
 		.runtime_ioctls = kvm_runtime_ioctls,
 	};
 	return 0;
@@ -145,8 +168,16 @@ static int kvm_vm_create(const struct hv_vm_params *p, struct hv_vm **out, struc
 	vm = calloc(1, sizeof(*vm));
 	if (!vm)
 		return err_set(e, -ENOMEM, "out of memory");
-	vm->vm_fd = vm->gic_fd = -1;
+	vm->kvm_fd = vm->vm_fd = vm->gic_fd = -1;
+	vm->cpu_features = p->cpu_features;
+	vm->pmu_intid = p->pmu_intid;
+	vm->nr_vcpus = p->nr_vcpus;
+	vm->vcpus = calloc(p->nr_vcpus ? p->nr_vcpus : 1, sizeof(*vm->vcpus));
 	pthread_mutex_init(&vm->lock, NULL);
+	if (!vm->vcpus) {
+		err_set(e, -ENOMEM, "out of memory");
+		goto fail;
+	}
 	vm->kvm_fd = kvm_open(e);
 	if (vm->kvm_fd < 0)
 		goto fail;
@@ -173,6 +204,7 @@ static int kvm_vm_create(const struct hv_vm_params *p, struct hv_vm **out, struc
 fail:
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
+	free(vm->vcpus);
 	free(vm);
 	return -EIO;
 }
@@ -238,6 +270,22 @@ static int kvm_get_one_reg(struct hv_vcpu *v, uint64_t id, uint64_t *value)
 	return ioctl(v->fd, KVM_GET_ONE_REG, &reg) < 0 ? -errno : 0;
 }
 
+/*
+ * SVE's vector lengths are fixed by finalising the vCPU, which must happen before its first run
+ * and before any SVE register is touched; KVM's default set (all the host has) is what we want.
+ */
+static int kvm_vcpu_finalize_sve(struct hv_vcpu *v, struct errbuf *e)
+{
+	int what = KVM_ARM_VCPU_SVE;
+
+	if (!(v->vm->cpu_features & HV_CPU_SVE))
+		return 0;
+	if (ioctl(v->fd, KVM_ARM_VCPU_FINALIZE, &what) < 0)
+		return err_set(e, -errno, "KVM_ARM_VCPU_FINALIZE(SVE) (vCPU %u): %s", v->index,
+			       strerror(errno));
+	return 0;
+}
+
 static int kvm_vcpu_init(struct hv_vcpu *v, struct errbuf *e)
 {
 	struct hv_vm *vm = v->vm;
@@ -259,10 +307,17 @@ static int kvm_vcpu_init(struct hv_vcpu *v, struct errbuf *e)
 	/* Secondaries wait inside KVM until the guest's PSCI CPU_ON. */
 	if (v->index > 0)
 		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+	if (vm->cpu_features & HV_CPU_PMU)
+		init.features[0] |= 1u << KVM_ARM_VCPU_PMU_V3;
+	if (vm->cpu_features & HV_CPU_SVE)
+		init.features[0] |= 1u << KVM_ARM_VCPU_SVE;
+	if (vm->cpu_features & HV_CPU_PAUTH)
+		init.features[0] |= 1u << KVM_ARM_VCPU_PTRAUTH_ADDRESS |
+				    1u << KVM_ARM_VCPU_PTRAUTH_GENERIC;
 	if (ioctl(v->fd, KVM_ARM_VCPU_INIT, &init) < 0)
-		return err_set(e, -errno, "KVM_ARM_VCPU_INIT (vCPU %u): %s", v->index,
-			       strerror(errno));
-	return 0;
+		return err_set(e, -errno, "KVM_ARM_VCPU_INIT (vCPU %u, features %#x): %s", v->index,
+			       init.features[0], strerror(errno));
+	return kvm_vcpu_finalize_sve(v, e);
 }
 
 static int kvm_vcpu_create(struct hv_vm *vm, unsigned index, uint64_t mpidr,
@@ -300,11 +355,53 @@ static int kvm_vcpu_create(struct hv_vm *vm, unsigned index, uint64_t mpidr,
 	sigemptyset(&kick);
 	sigaddset(&kick, KVM_KICK_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &kick, NULL);
+	pthread_mutex_lock(&vm->lock);
+	if (index < vm->nr_vcpus)
+		vm->vcpus[index] = v;
+	pthread_mutex_unlock(&vm->lock);
 	*out = v;
 	return 0;
 fail:
 	close(v->fd);
 	free(v);
+	return r;
+}
+
+static int kvm_pmu_attr(struct hv_vcpu *v, uint64_t what, const int *value, struct errbuf *e)
+{
+	struct kvm_device_attr attr = {
+		.group = KVM_ARM_VCPU_PMU_V3_CTRL,
+		.attr = what,
+		.addr = (uint64_t)(uintptr_t)value,
+	};
+
+	if (ioctl(v->fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+		return err_set(e, -errno, "vCPU %u: PMU %s: %s", v->index,
+			       what == KVM_ARM_VCPU_PMU_V3_IRQ ? "interrupt" : "init",
+			       strerror(errno));
+	return 0;
+}
+
+/*
+ * Each vCPU's PMU gets its overflow PPI, then is initialised, which KVM allows only once the
+ * vGIC is (and requires before the vCPU's first run: KVM_RUN fails otherwise).
+ */
+static int kvm_vm_init_pmus(struct hv_vm *vm, struct errbuf *e)
+{
+	int irq = (int)vm->pmu_intid, r = 0;
+
+	if (!(vm->cpu_features & HV_CPU_PMU))
+		return 0;
+	pthread_mutex_lock(&vm->lock);
+	for (unsigned i = 0; r == 0 && i < vm->nr_vcpus; i++) {
+		if (!vm->vcpus[i])
+			r = err_set(e, -EINVAL, "vCPU %u: PMU set-up before the vCPU exists", i);
+		if (r == 0)
+			r = kvm_pmu_attr(vm->vcpus[i], KVM_ARM_VCPU_PMU_V3_IRQ, &irq, e);
+		if (r == 0)
+			r = kvm_pmu_attr(vm->vcpus[i], KVM_ARM_VCPU_PMU_V3_INIT, NULL, e);
+	}
+	pthread_mutex_unlock(&vm->lock);
 	return r;
 }
 
@@ -317,7 +414,7 @@ static int kvm_vm_finalize(struct hv_vm *vm, struct errbuf *e)
 
 	if (ioctl(vm->gic_fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
 		return err_set(e, -errno, "vGICv3 CTRL_INIT: %s", strerror(errno));
-	return 0;
+	return kvm_vm_init_pmus(vm, e);
 }
 
 static int kvm_vcpu_set_boot(struct hv_vcpu *v, uint64_t pc, uint64_t x0, struct errbuf *e)
@@ -450,6 +547,12 @@ static void kvm_kick(struct hv_vcpu *v)
 
 static void kvm_vcpu_destroy(struct hv_vcpu *v)
 {
+	struct hv_vm *vm = v->vm;
+
+	pthread_mutex_lock(&vm->lock);
+	if (v->index < vm->nr_vcpus && vm->vcpus[v->index] == v)
+		vm->vcpus[v->index] = NULL;
+	pthread_mutex_unlock(&vm->lock);
 	munmap(v->run, (size_t)v->vm->run_size);
 	close(v->fd);
 	free(v);
@@ -462,6 +565,7 @@ static void kvm_vm_destroy(struct hv_vm *vm)
 	close(vm->vm_fd);
 	close(vm->kvm_fd);
 	pthread_mutex_destroy(&vm->lock);
+	free(vm->vcpus);
 	free(vm);
 }
 

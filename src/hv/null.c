@@ -29,6 +29,8 @@ static int null_probe(struct hv_caps *caps, struct errbuf *e)
 		.max_ipa_bits = 40,
 		.ram_align = 0x4000,
 		.psci_in_kernel = true,
+		/* No vCPU features: --cpu's defaults turn into "off", and "=on" is refused. */
+		.cpu_features = 0,
 	};
 	return 0;
 }

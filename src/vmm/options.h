@@ -2,6 +2,7 @@
 #ifndef IGNITION_VMM_OPTIONS_H
 #define IGNITION_VMM_OPTIONS_H
 
+#include "hv/hv.h"
 #include "util/err.h"
 #include "vmm/config.h"
 
@@ -14,6 +15,14 @@ int options_parse_net(const char *arg, struct vm_config *cfg, struct errbuf *e);
 int options_parse_vsock(const char *arg, struct vm_config *cfg, struct errbuf *e);
 int options_parse_fs(const char *arg, struct vm_config *cfg, struct errbuf *e);
 int options_parse_cpu(const char *arg, struct vm_config *cfg, struct errbuf *e);
+
+/*
+ * The vCPU features (enum hv_cpu_feature) a VM gets from --cpu on a backend whose probe answered
+ * caps: what the backend offers unless hidden with "off"; "on" for something it does not offer,
+ * or "off" for something it cannot hide, is an error naming the option.
+ */
+int cpu_features_choose(const struct cpu_config *cpu, const struct hv_caps *caps,
+			const char *backend, unsigned *features, struct errbuf *e);
 
 /* A copy of s that lives as long as the process; NULL (and e set) when out of room. */
 const char *options_keep(const char *s, struct errbuf *e);

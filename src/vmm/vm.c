@@ -21,6 +21,7 @@
 #include "devices/virtio/rng.h"
 #include "util/log.h"
 #include "util/random.h"
+#include "vmm/options.h"
 #include "vmm/sandbox.h"
 #include "vmm/vm.h"
 #include "vmm/vmm.h"
@@ -300,6 +301,7 @@ static int vm_build_fdt(struct vm *vm, struct errbuf *e)
 		.initrd_end = vm->initrd_base + vm->initrd_size,
 		.virtio = slots,
 		.nr_virtio = vm->nr_virtio,
+		.pmu = vm->cpu_features & HV_CPU_PMU,
 	};
 	void *fdt = guest_mem_ptr(&vm->gm, vm->layout.fdt_base, FDT_MAX_SIZE);
 	int r;
@@ -359,6 +361,9 @@ static int vm_build(struct vm *vm, struct errbuf *e)
 			       (unsigned long long)cfg->mem_mib, layout_ipa_bits(&vm->layout),
 			       vm->caps.max_ipa_bits);
 	vm->nr_vcpus = cfg->nr_vcpus;
+	r = cpu_features_choose(&cfg->cpu, &vm->caps, vm->hv->name, &vm->cpu_features, e);
+	if (r < 0)
+		return r;
 	r = cmdline_build(vm->cmdline, &co, e);
 	if (r < 0)
 		return r;
@@ -377,11 +382,13 @@ static int vm_build(struct vm *vm, struct errbuf *e)
 static void vm_print_machine(const struct vm *vm)
 {
 	const struct layout *l = &vm->layout;
-	const char *how = vm->kernel.gzip ? " (gunzipped)" : vm->kernel.mapped_bytes ? " (mapped)" : "";
+	const struct kernel_image *k = &vm->kernel;
+	const char *how = k->gzip ? " (gunzipped)" : k->mapped_bytes ? " (mapped)" : "";
+	unsigned f = vm->cpu_features;
 
-	pr_info("kernel : %llu bytes%s, entry=%#llx, image_size=%#llx",
-		(unsigned long long)vm->kernel.file_bytes, how,
-		(unsigned long long)vm->kernel.entry, (unsigned long long)vm->kernel.image_size);
+	pr_info("kernel : %llu bytes%s%s, entry=%#llx, image_size=%#llx",
+		(unsigned long long)k->file_bytes, how, k->raw ? " (raw)" : "",
+		(unsigned long long)k->entry, (unsigned long long)k->image_size);
 	if (vm->cfg->initrd)
 		pr_info("initrd : %llu bytes @ %#llx", (unsigned long long)vm->initrd_size,
 			(unsigned long long)vm->initrd_base);
@@ -389,6 +396,8 @@ static void vm_print_machine(const struct vm *vm)
 	pr_info("ram    : %llu MiB @ %#llx, %u vCPU%s, backend %s",
 		(unsigned long long)(l->ram_size >> 20), (unsigned long long)l->ram_base,
 		l->nr_vcpus, l->nr_vcpus == 1 ? "" : "s", vm->hv->name);
+	pr_info("cpu    : pmu=%s sve=%s pauth=%s", f & HV_CPU_PMU ? "on" : "off",
+		f & HV_CPU_SVE ? "on" : "off", f & HV_CPU_PAUTH ? "on" : "off");
 	pr_info("gic    : dist=[%#llx, %#llx] redist=[%#llx, %#llx]",
 		(unsigned long long)l->gicd_base, (unsigned long long)l->gicd_size,
 		(unsigned long long)l->gicr_base, (unsigned long long)l->gicr_size);
@@ -586,6 +595,8 @@ static int vm_start_hypervisor(struct vm *vm, struct errbuf *e)
 	struct hv_vm_params p = {
 		.nr_vcpus = vm->nr_vcpus,
 		.ipa_bits = layout_ipa_bits(&vm->layout),
+		.cpu_features = vm->cpu_features,
+		.pmu_intid = PPI_INTID(PMU_PPI),
 	};
 	int r;
 

@@ -51,6 +51,7 @@ struct vm {
 	const struct hv_ops *hv;
 	struct hv_caps caps;
 	struct hv_vm *hvm;
+	unsigned cpu_features; /* enum hv_cpu_feature: what --cpu chose from caps */
 
 	struct layout layout;
 	struct guest_ram ram;

@@ -55,6 +55,7 @@ struct bench {
 	int fd; /* the raw side's own descriptor */
 	struct vdrv d;
 	uint64_t bufs; /* guest buffers: qd * bs */
+	uint32_t seg; /* the device's SIZE_MAX: a buffer goes in segments of this, as a guest's */
 	uint64_t *offs; /* the access pattern, shared by both sides */
 	size_t nr_ops;
 };
@@ -147,14 +148,17 @@ static struct sample run_raw(struct bench *b, const struct job *j)
 
 static void virtio_submit(struct bench *b, const struct job *j, size_t op, unsigned slot)
 {
-	struct vdrv_buf buf = {
-		.gpa = b->bufs + (uint64_t)slot * j->bs,
-		.len = j->bs,
-		.write = !is_write(j),
-	};
+	struct vdrv_buf buf[QUEUE];
 	uint32_t type = is_write(j) ? VIRTIO_BLK_T_OUT : VIRTIO_BLK_T_IN;
+	unsigned n = 0;
 
-	if (vdrv_blk_submit(&b->d, type, b->offs[op] / 512, &buf, 1, true) < 0) {
+	for (uint32_t off = 0; off < j->bs && n < QUEUE - 2; off += b->seg)
+		buf[n++] = (struct vdrv_buf){
+			.gpa = b->bufs + (uint64_t)slot * j->bs + off,
+			.len = (uint32_t)min_u64(b->seg, j->bs - off),
+			.write = !is_write(j),
+		};
+	if (vdrv_blk_submit(&b->d, type, b->offs[op] / 512, buf, n, true) < 0) {
 		fprintf(stderr, "bench_devices: ring full\n");
 		exit(1);
 	}
@@ -211,7 +215,8 @@ static int throughput(uint64_t size_mib, const char *dir, const char *only)
 {
 	const uint64_t want = VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) |
 			      VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC) |
-			      VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX);
+			      VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) | VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX) |
+			      VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX);
 	struct virtio_blk_params p = { 0 };
 	struct bench b = { .size = size_mib * SZ_1M };
 	struct errbuf e;
@@ -230,6 +235,9 @@ static int throughput(uint64_t size_mib, const char *dir, const char *only)
 		fprintf(stderr, "bench_devices: driver setup failed\n");
 		return 1;
 	}
+	b.seg = vdrv_read(&b.d, VIRTIO_MMIO_CONFIG + VIRTIO_BLK_CFG_SIZE_MAX);
+	if (!(b.d.features & VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX)) || !b.seg)
+		b.seg = SZ_1M;
 	b.bufs = vdrv_alloc(&b.d, 16 * SZ_1M, 4096);
 	memset(vdrv_ptr(&b.d, b.bufs), 0x5a, 16 * SZ_1M);
 

@@ -20,16 +20,21 @@ image() { # image FILE IMAGE_SIZE FLAGS MAGIC
 }
 
 image "$W/Image" 1048576 10 'ARMd'
-image "$W/badmagic" 1048576 10 'XRMd'
 image "$W/bigendian" 1048576 11 'ARMd'
 image "$W/huge" 2147483648 10 'ARMd'
-head -c 40 "$W/Image" >"$W/truncated"
 # a partial copy of an EFI-stub Image: "MZ", the PE header at 0x40 with one section whose raw
 # data runs to 0x101000, and the file stops at 4096 bytes
 cp "$W/Image" "$W/partial"
 printf 'MZ' | dd of="$W/partial" conv=notrunc 2>/dev/null
 printf '\100\000\000\000PE\000\000\000\000\001' | dd of="$W/partial" bs=1 seek=60 conv=notrunc 2>/dev/null
 printf '\000\000\020\000\000\020\000\000' | dd of="$W/partial" bs=1 seek=104 conv=notrunc 2>/dev/null
+# a file without the arm64 magic is a raw image, but one starting "MZ" (as EFI-stub Images, EFI
+# applications and x86 bzImages do) is refused: cut inside the header, or with a wrong magic
+head -c 40 "$W/partial" >"$W/truncated"
+cp "$W/partial" "$W/pe"
+printf 'XRMd' | dd of="$W/pe" bs=1 seek=56 conv=notrunc 2>/dev/null
+# a raw image (zeros) as large as all of RAM: no room once the DTB is placed
+truncate -s 64M "$W/rawhuge"
 : >"$W/empty"
 gzip -c "$W/Image" >"$W/Image.gz"
 # flip bytes in the middle of the deflate stream
@@ -79,7 +84,9 @@ case_ kernel-missing "nope: " $N --kernel "$W/nope"
 case_ kernel-empty "empty" $N --kernel "$W/empty"
 case_ kernel-truncated "truncated" $N --kernel "$W/truncated"
 case_ kernel-partial-copy "partial: truncated" $N --kernel "$W/partial"
-case_ kernel-bad-magic "magic" $N --kernel "$W/badmagic"
+case_ kernel-pe-bad-magic "pe: a PE/EFI file, not an arm64 Image" $N --kernel "$W/pe"
+case_ kernel-raw-larger-than-ram "rawhuge: kernel needs 64.0 MiB at offset 0x80000" $N \
+	--kernel "$W/rawhuge" --mem 64
 case_ kernel-big-endian "big-endian" $N --kernel "$W/bigendian"
 case_ kernel-directory "adir" $N --kernel "$W/adir"
 case_ kernel-corrupt-gzip "corrupt.gz" $N --kernel "$W/corrupt.gz"
@@ -105,6 +112,15 @@ case_ stray-argument "stray" $N --kernel "$W/Image" stray
 case_ dump-dtb-missing-dir "nodir" --kernel "$W/Image" --dump-dtb "$W/nodir/out.dtb"
 case_ cpu-unknown-key "--cpu: unknown option 'turbo'" $N --kernel "$W/Image" --cpu turbo=on
 case_ cpu-bad-value "--cpu pmu=maybe" $N --kernel "$W/Image" --cpu pmu=maybe
+# the null backend offers no vCPU feature: asking for one explicitly is refused
+case_ cpu-pmu-host-lacks "--cpu pmu=on: the null backend offers no PMU" $N --kernel "$W/Image" \
+	--cpu pmu=on
+case_ cpu-sve-host-lacks "--cpu sve=on: the null backend offers no SVE" $N --kernel "$W/Image" \
+	--cpu pmu=off,sve=on
+case_ cpu-pauth-host-lacks "--cpu pauth=on: the null backend offers no pointer auth" $N \
+	--kernel "$W/Image" --cpu pauth=on
+case_ cpu-lacks-dump-dtb "--cpu sve=on" --kernel "$W/Image" --backend null --cpu sve=on \
+	--dump-dtb "$O/out.dtb"
 case_ net-unknown-mode "unknown option 'bogus'" $N --kernel "$W/Image" --net bogus
 case_ net-bad-mac "mac=52:54:zz" $N --kernel "$W/Image" --net user,mac=52:54:zz:00:00:01
 case_ net-multicast-mac "multicast" $N --kernel "$W/Image" --net user,mac=01:00:5e:00:00:01

@@ -68,5 +68,26 @@ check ro-disk-untouched $?
 	"$DTC" -I dtb -O dts "$W/eight.dtb" 2>/dev/null | grep -c 'device_type = "cpu"' | grep -qx 8
 check dtb-8-vcpus $?
 
+# A file without the arm64 magic boots raw at RAM + 0x80000, with a note, as QEMU loads it.
+printf '\000\001\200\122\000\200\260\162\002\000\000\324' >"$W/raw.bin"
+"$IGNITION" --kernel "$W/raw.bin" --backend null </dev/null >"$W/out" 2>"$W/err"
+check raw-image-boots $? "$(cat "$W/err")"
+grep -qF "$W/raw.bin: no arm64 Image header: loaded raw at 0x40080000, entered at its first byte" \
+	"$W/err" && grep -q '^kernel : 12 bytes (raw), entry=0x40080000' "$W/err"
+check raw-image-note $? "$(cat "$W/err")"
+gzip -c "$W/raw.bin" >"$W/raw.bin.gz"
+"$IGNITION" --kernel "$W/raw.bin.gz" --backend null </dev/null >"$W/out" 2>"$W/err"
+check raw-image-gz-boots $? "$(cat "$W/err")"
+grep -q '^kernel : 12 bytes (gunzipped) (raw), entry=0x40080000' "$W/err"
+check raw-image-gz-gunzipped $? "$(cat "$W/err")"
+
+# --cpu with the null backend: it offers nothing, so the defaults and "off" mean no PMU node
+"$IGNITION" --kernel "$W/Image" --backend null </dev/null >"$W/out" 2>"$W/err"
+grep -q '^cpu    : pmu=off sve=off pauth=off$' "$W/err"
+check cpu-null-offers-nothing $? "$(cat "$W/err")"
+"$IGNITION" --kernel "$W/Image" --cpu pmu=off,sve=off,pauth=off --dump-dtb "$W/off.dtb" \
+	--backend null 2>"$W/err" && ! "$DTC" -I dtb -O dts "$W/off.dtb" 2>/dev/null | grep -q pmuv3
+check cpu-off-no-pmu-node $? "$(cat "$W/err")"
+
 echo "cli: $pass passed, $fail failed"
 [ $fail -eq 0 ]

@@ -181,6 +181,7 @@ build_host() {
 	mknod -m 600 "$h/dev/console" c 5 1
 	cp "$kernel_dir/Image" "$kernel_dir/Image.gz" "$guest_dir/initramfs.cpio.gz" "$h/guest/"
 	cp "$badguest_dir/Image" "$h/guest/badguest.Image"
+	cp "$badguest_dir/raw.bin" "$h/guest/raw.bin"
 	cp -a "$net_dir/tree" "$h/net"
 	# passt, started as root, looks up "nobody" to drop to
 	mkdir -p "$h/net/etc"

@@ -144,7 +144,10 @@ static uint64_t align_read(struct fuzz_in *in)
 static void gic_read(struct fuzz_in *in, uint8_t flags, struct gic_geometry *g)
 {
 	if (!(flags & F_GIC_RAW)) {
-		*g = (struct gic_geometry){ 0x10000, 0x20000, 0x10000, 0x10000 };
+		*g = (struct gic_geometry){ .dist_size = 0x10000,
+					    .redist_size_per_cpu = 0x20000,
+					    .dist_align = 0x10000,
+					    .redist_align = 0x10000 };
 		return;
 	}
 	g->dist_size = fz_u32(in);

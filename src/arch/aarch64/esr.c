@@ -16,6 +16,31 @@
 
 #define ESR_WFX_TI_WFE (1u << 0)
 
+/* Synchronous External abort, not on a translation table walk: what KVM injects as well. */
+#define ESR_FSC_SEA 0x10u
+
+/* PSTATE / SPSR fields (Arm ARM C5.2.18, SPSR_EL1). */
+#define PSR_M_MASK     0xfull /* M[3:0]: EL and stack pointer */
+#define PSR_M_EL0T     0x0ull
+#define PSR_M_EL1H     0x5ull
+#define PSR_SP_ELX     0x1ull /* M[0]: SP_ELx rather than SP_EL0 */
+#define PSR_NRW	       (1ull << 4) /* the exception came from AArch32 */
+#define PSR_DAIF       (0xfull << 6)
+#define PSR_SSBS       (1ull << 12)
+#define PSR_PAN	       (1ull << 22)
+#define PSR_DIT	       (1ull << 24)
+#define PSR_AA32_DIT   (1ull << 21)
+#define PSR_NZCV       (0xfull << 28)
+#define SCTLR_SPAN     (1ull << 23) /* 0: set PAN on exception entry */
+#define SCTLR_DSSBS    (1ull << 44) /* PSTATE.SSBS on exception entry */
+#define VBAR_ADDR_MASK (~0x7ffull)
+
+/* Offsets of the synchronous vectors from VBAR_EL1 (Arm ARM D1.3.1). */
+#define VECTOR_CUR_SP0	 0x000
+#define VECTOR_CUR_SPX	 0x200
+#define VECTOR_LOWER_A64 0x400
+#define VECTOR_LOWER_A32 0x600
+
 static unsigned bits(uint32_t iss, unsigned shift, unsigned mask)
 {
 	return (iss >> shift) & mask;
@@ -117,6 +142,58 @@ uint64_t esr_dabt_load_value(const struct esr_dabt *d, uint64_t raw)
 	if (!d->sf)
 		v &= 0xffffffffULL;
 	return v;
+}
+
+static uint64_t el1_entry_pstate(uint64_t cpsr, uint64_t sctlr)
+{
+	uint64_t dit = (cpsr & PSR_NRW) ? (cpsr & PSR_AA32_DIT) : (cpsr & PSR_DIT);
+	uint64_t pstate = (cpsr & (PSR_NZCV | PSR_PAN)) | PSR_DAIF | PSR_M_EL1H;
+
+	/* NZCV, DIT and PAN carry over; SS, IL, BTYPE and UAO are cleared. */
+	if (dit)
+		pstate |= PSR_DIT;
+	if (!(sctlr & SCTLR_SPAN))
+		pstate |= PSR_PAN;
+	if (sctlr & SCTLR_DSSBS)
+		pstate |= PSR_SSBS;
+	return pstate;
+}
+
+void esr_el1_exception(uint64_t esr, uint64_t far, uint64_t pc, uint64_t cpsr, uint64_t sctlr,
+		       uint64_t vbar, struct esr_el1_entry *out)
+{
+	bool lower = (cpsr & PSR_NRW) || (cpsr & PSR_M_MASK) == PSR_M_EL0T;
+	uint32_t il = (uint32_t)esr & ESR_IL, iss = ESR_ISS(esr);
+	uint64_t vector;
+	uint32_t ec;
+
+	*out = (struct esr_el1_entry){ .elr = pc, .spsr = cpsr, .far = far };
+	switch (ESR_EC(esr)) {
+	case ESR_EC_IABT_LOW:
+		ec = lower ? ESR_EC_IABT_LOW : ESR_EC_IABT_CUR;
+		out->esr = (uint64_t)ec << ESR_EC_SHIFT | il | ESR_FSC_SEA;
+		out->far_valid = true;
+		break;
+	case ESR_EC_DABT_LOW:
+		ec = lower ? ESR_EC_DABT_LOW : ESR_EC_DABT_CUR;
+		out->esr = (uint64_t)ec << ESR_EC_SHIFT | il | ESR_FSC_SEA;
+		/* The direction of the access, unless it was the table walk's own read. */
+		if (!(iss & ESR_DABT_S1PTW))
+			out->esr |= iss & ESR_DABT_WNR;
+		out->far_valid = true;
+		break;
+	default:
+		/* EC 0: "unknown reason", the Undefined Instruction exception; IL is RES1. */
+		out->esr = ESR_IL;
+		out->far = 0;
+		break;
+	}
+	if (lower)
+		vector = (cpsr & PSR_NRW) ? VECTOR_LOWER_A32 : VECTOR_LOWER_A64;
+	else
+		vector = (cpsr & PSR_SP_ELX) ? VECTOR_CUR_SPX : VECTOR_CUR_SP0;
+	out->pc = (vbar & VBAR_ADDR_MASK) + vector;
+	out->cpsr = el1_entry_pstate(cpsr, sctlr);
 }
 
 uint16_t esr_sysreg_id(const struct esr_sysreg *s)

@@ -23,7 +23,9 @@ enum esr_ec {
 	ESR_EC_SMC64 = 0x17,
 	ESR_EC_SYS64 = 0x18,
 	ESR_EC_IABT_LOW = 0x20,
+	ESR_EC_IABT_CUR = 0x21,
 	ESR_EC_DABT_LOW = 0x24,
+	ESR_EC_DABT_CUR = 0x25,
 	ESR_EC_BRK64 = 0x3c,
 };
 
@@ -91,6 +93,29 @@ int esr_decode(uint64_t esr, uint64_t far, uint64_t ipa, uint64_t pc, struct esr
 
 /* The value an MMIO load leaves in X[rt]: raw data cut to width, sign-extended per SSE and SF. */
 uint64_t esr_dabt_load_value(const struct esr_dabt *d, uint64_t raw);
+
+/*
+ * A synchronous exception taken to EL1, as the CPU would enter it (Arm ARM, AArch64.TakeException):
+ * the registers the guest sees afterwards.
+ */
+struct esr_el1_entry {
+	uint64_t esr;  /* ESR_EL1 */
+	uint64_t far;  /* FAR_EL1, only when far_valid */
+	bool far_valid;
+	uint64_t elr;  /* ELR_EL1: the instruction that faulted */
+	uint64_t spsr; /* SPSR_EL1: PSTATE before */
+	uint64_t cpsr; /* PSTATE after: EL1h, DAIF masked, PAN/SSBS as SCTLR_EL1 asks */
+	uint64_t pc;   /* VBAR_EL1 + the synchronous vector for the EL and stack it came from */
+};
+
+/*
+ * What the guest gets for an exit the VMM cannot emulate, as a bus or KVM would give it: an
+ * instruction or data abort (EC 0x20 / 0x24 in esr, the ESR_EL2 reported) becomes a synchronous
+ * external abort at the same address; anything else an Undefined Instruction. pc is the faulting
+ * instruction, cpsr, sctlr and vbar the vCPU's PSTATE, SCTLR_EL1 and VBAR_EL1.
+ */
+void esr_el1_exception(uint64_t esr, uint64_t far, uint64_t pc, uint64_t cpsr, uint64_t sctlr,
+		       uint64_t vbar, struct esr_el1_entry *out);
 
 /* HVF's hv_sys_reg_t encoding: op0 << 14 | op1 << 11 | CRn << 7 | CRm << 3 | op2. */
 uint16_t esr_sysreg_id(const struct esr_sysreg *s);

@@ -130,18 +130,19 @@ static int fdt_add_gic(void *fdt, const struct layout *l)
 	return ret ?: fdt_end_node(fdt);
 }
 
-/* Level-low like real timers, with the PPI CPU mask QEMU sets (the binding allows 8 CPUs). */
-static uint32_t timer_irq_flags(unsigned nr_vcpus)
+/* A PPI's flags cell: the trigger type and the PPI CPU mask QEMU sets (the binding allows 8). */
+static uint32_t ppi_irq_flags(unsigned nr_vcpus, uint32_t type)
 {
 	unsigned n = nr_vcpus < GIC_PPI_CPU_MASK_MAX ? nr_vcpus : GIC_PPI_CPU_MASK_MAX;
 
-	return ((1u << n) - 1) << GIC_PPI_CPU_MASK_SHIFT | IRQ_TYPE_LEVEL_LOW;
+	return ((1u << n) - 1) << GIC_PPI_CPU_MASK_SHIFT | type;
 }
 
 static int fdt_add_timer(void *fdt, const struct layout *l)
 {
 	fdt32_t irqs[ARRAY_SIZE(timer_ppis) * 3];
-	uint32_t flags = timer_irq_flags(l->nr_vcpus);
+	/* Level-low like real timers. */
+	uint32_t flags = ppi_irq_flags(l->nr_vcpus, IRQ_TYPE_LEVEL_LOW);
 	int ret;
 
 	for (size_t i = 0; i < ARRAY_SIZE(timer_ppis); i++) {
@@ -153,6 +154,18 @@ static int fdt_add_timer(void *fdt, const struct layout *l)
 	ret = ret ?: fdt_property_string(fdt, "compatible", "arm,armv8-timer");
 	ret = ret ?: fdt_property(fdt, "interrupts", irqs, sizeof(irqs));
 	ret = ret ?: fdt_property(fdt, "always-on", NULL, 0);
+	return ret ?: fdt_end_node(fdt);
+}
+
+/* KVM raises the PMU's overflow PPI as a level, high while an overflow is pending. */
+static int fdt_add_pmu(void *fdt, const struct layout *l)
+{
+	uint32_t flags = ppi_irq_flags(l->nr_vcpus, IRQ_TYPE_LEVEL_HIGH);
+	int ret;
+
+	ret = fdt_begin_node(fdt, "pmu");
+	ret = ret ?: fdt_property_string(fdt, "compatible", "arm,armv8-pmuv3");
+	ret = ret ?: fdt_prop_irq(fdt, GIC_PPI, PMU_PPI, flags);
 	return ret ?: fdt_end_node(fdt);
 }
 
@@ -217,6 +230,8 @@ static int fdt_add_devices(void *fdt, const struct fdt_desc *d)
 	ret = ret ?: fdt_add_psci(fdt);
 	ret = ret ?: fdt_add_gic(fdt, d->layout);
 	ret = ret ?: fdt_add_timer(fdt, d->layout);
+	if (!ret && d->pmu)
+		ret = fdt_add_pmu(fdt, d->layout);
 	ret = ret ?: fdt_add_uart(fdt);
 	for (unsigned i = 0; !ret && i < d->nr_virtio; i++)
 		ret = fdt_add_virtio(fdt, &d->virtio[i]);

@@ -25,11 +25,13 @@ struct fdt_desc {
 	unsigned nr_virtio;
 	const uint8_t *rng_seed; /* may be NULL */
 	size_t rng_seed_len;
+	bool pmu; /* an arm,armv8-pmuv3 node, its interrupt PPI PMU_PPI */
 };
 
 /*
  * Builds the device tree for the machine into buf (at most FDT_MAX_SIZE is ever needed). Interrupt
- * trigger types match how devices/ drive their lines: level-high for the UART and virtio-mmio.
+ * trigger types match how their lines are driven: level-high for the UART, virtio-mmio and the
+ * PMU.
  */
 int fdt_build(void *buf, size_t bufsize, const struct fdt_desc *d, struct errbuf *e);
 

@@ -50,10 +50,12 @@ static int layout_place_gic(struct layout *l, const struct gic_geometry *g, stru
 		return ret;
 	if (!g->dist_size || !g->redist_size_per_cpu)
 		return err_set(e, -EINVAL, "the hypervisor reported an empty GIC region");
-	if (g->redist_size_per_cpu > room / l->nr_vcpus || g->dist_size > room)
+	if (g->redist_size_per_cpu > room / l->nr_vcpus || g->dist_size > room ||
+	    g->redist_region_size > room)
 		goto too_big;
 	l->gicr_size = g->redist_size_per_cpu * l->nr_vcpus;
-	l->gicr_base = align_down(RAM_BASE - l->gicr_size, gic_align(g->redist_align));
+	l->gicr_reserved = max_u64(l->gicr_size, g->redist_region_size);
+	l->gicr_base = align_down(RAM_BASE - l->gicr_reserved, gic_align(g->redist_align));
 	if (l->gicr_base < VIRTIO_MMIO_END + g->dist_size)
 		goto too_big;
 	l->gicd_size = g->dist_size;

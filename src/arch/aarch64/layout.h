@@ -14,6 +14,7 @@
  *   0x0900_0000  16550 UART, one page, byte registers, SPI 0 (INTID 32)
  *   0x0a00_0000  virtio-mmio slot i at + i * 0x200, SPI 1 + i (INTID 33 + i)
  *   below RAM    GICv3 distributor, then one contiguous redistributor region up to RAM_BASE
+ *                (as large as the hypervisor's own region; the FDT names the vCPUs' part)
  *   0x4000_0000  RAM: kernel at text_offset (2 MiB aligned), ..., initrd, DTB in the last 2 MiB
  */
 #define RAM_BASE 0x40000000ULL
@@ -37,6 +38,11 @@
 /* INTIDs handed to hypervisors are absolute: SPI n is INTID 32 + n. */
 #define GIC_SPI_BASE 32u
 #define SPI_INTID(spi) (GIC_SPI_BASE + (spi))
+/* PPIs (per-CPU) are INTID 16 + n; the PMU's overflow interrupt is PPI 7 (INTID 23), as on
+ * QEMU's virt machine and in the Server Base System Architecture. */
+#define GIC_PPI_BASE 16u
+#define PPI_INTID(ppi) (GIC_PPI_BASE + (ppi))
+#define PMU_PPI 7u
 
 #define MAX_VCPUS 128u
 
@@ -47,7 +53,9 @@ struct layout {
 	uint64_t gicd_base;
 	uint64_t gicd_size;
 	uint64_t gicr_base;
-	uint64_t gicr_size; /* the whole region: per-vCPU size * nr_vcpus */
+	uint64_t gicr_size; /* what the guest uses (and the FDT names): per-vCPU size * nr_vcpus */
+	/* Kept free from gicr_base on: gicr_size, or the hypervisor's larger region. */
+	uint64_t gicr_reserved;
 	uint64_t fdt_base;
 };
 
@@ -57,12 +65,18 @@ struct gic_geometry {
 	uint64_t redist_size_per_cpu;
 	uint64_t dist_align;
 	uint64_t redist_align;
+	/*
+	 * HVF's redistributor region covers every vCPU the VM could have, whatever the guest uses
+	 * (hv_gic_get_redistributor_region_size); 0 when it is per-vCPU size * vCPUs (KVM).
+	 */
+	uint64_t redist_region_size;
 };
 
 /*
  * Checks the RAM size (MiB granular, RAM_MIN_SIZE..RAM_MAX_SIZE), the vCPU count (1..MAX_VCPUS) and
- * places the GIC just below RAM: the redistributor region ends at RAM_BASE, the distributor sits
- * right below it, both aligned as the hypervisor asks and clear of the UART and virtio windows.
+ * places the GIC just below RAM: the reserved redistributor region ends at RAM_BASE (the guest's
+ * redistributors at its start), the distributor sits right below it, both aligned as the
+ * hypervisor asks and clear of the UART and virtio windows.
  */
 int layout_init(struct layout *l, uint64_t ram_size, unsigned nr_vcpus,
 		const struct gic_geometry *gic, struct errbuf *e);

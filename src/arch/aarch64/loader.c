@@ -22,6 +22,8 @@
 
 /* Kernels before v3.17 leave image_size zero; their text_offset is then 0x80000. */
 #define LEGACY_TEXT_OFFSET 0x80000ULL
+/* Where QEMU and kvmtool put a raw (headerless) image: the offset old kernels wanted. */
+#define RAW_LOAD_OFFSET 0x80000ULL
 
 static double mib(uint64_t bytes)
 {
@@ -60,6 +62,43 @@ int arm64_image_parse(const uint8_t *buf, size_t len, const char *name,
 	hdr->page_size_kib =
 		page_kib[(hdr->flags >> ARM64_IMAGE_FLAG_PAGE_SIZE_SHIFT) & FLAG_PAGE_SIZE_MASK];
 	return 0;
+}
+
+static bool is_pe(const uint8_t *buf, size_t len)
+{
+	return len >= 2 && buf[0] == 'M' && buf[1] == 'Z';
+}
+
+/*
+ * What the first bytes of a kernel (after gunzip) say: an arm64 Image, whose header fills hdr, or
+ * a raw image (*raw), loaded like QEMU's and kvmtool's at RAM + 0x80000 and entered at its first
+ * byte, whatever its length. A PE file ("MZ", as an EFI-stub Image starts) without the arm64
+ * magic is refused instead: a cut-short Image or an EFI application, neither of which can run.
+ */
+static int kernel_parse_head(const uint8_t *buf, size_t len, const char *name,
+			     struct arm64_image_header *hdr, bool *raw, struct errbuf *e)
+{
+	*raw = false;
+	if (len >= ARM64_IMAGE_HEADER_SIZE && get_le32(buf + HDR_MAGIC) == ARM64_IMAGE_MAGIC)
+		return arm64_image_parse(buf, len, name, hdr, e);
+	if (is_pe(buf, len) && len < ARM64_IMAGE_HEADER_SIZE)
+		return err_set(
+			e, -ENOEXEC,
+			"%s: truncated (%zu bytes, shorter than the %u-byte arm64 Image header)",
+			name, len, ARM64_IMAGE_HEADER_SIZE);
+	if (is_pe(buf, len))
+		return err_set(e, -ENOEXEC,
+			       "%s: a PE/EFI file, not an arm64 Image (bad magic at offset %d)",
+			       name, HDR_MAGIC);
+	*raw = true;
+	*hdr = (struct arm64_image_header){ .text_offset = RAW_LOAD_OFFSET };
+	return 0;
+}
+
+static void kernel_note_raw(const char *name, const struct kernel_image *k)
+{
+	pr_info("%s: no arm64 Image header: loaded raw at %#llx, entered at its first byte", name,
+		(unsigned long long)k->entry);
 }
 
 /* PE/COFF offsets (the EFI stub's header inside an arm64 Image). */
@@ -126,9 +165,9 @@ static int ram_check_limit(const struct guest_ram *ram, uint64_t limit, struct e
  * Chooses the load address for a kernel with header h, of which file_bytes are known so far, and
  * checks that its footprint (BSS included) ends at or below limit.
  */
-static int kernel_place(const struct arm64_image_header *h, uint64_t file_bytes, const char *name,
-			const struct guest_ram *ram, uint64_t limit, struct kernel_image *k,
-			struct errbuf *e)
+static int kernel_place(const struct arm64_image_header *h, bool raw, uint64_t file_bytes,
+			const char *name, const struct guest_ram *ram, uint64_t limit,
+			struct kernel_image *k, struct errbuf *e)
 {
 	uint64_t base = align_up(ram->gpa, KERNEL_ALIGN);
 	uint64_t need = max_u64(h->image_size, file_bytes);
@@ -145,7 +184,7 @@ static int kernel_place(const struct arm64_image_header *h, uint64_t file_bytes,
 			"are free below 0x%llx",
 			name, mib(need), (unsigned long long)h->text_offset, mib(room),
 			(unsigned long long)limit);
-	if (h->text_offset % KERNEL_ALIGN)
+	if (h->text_offset % KERNEL_ALIGN && !raw)
 		pr_warn("%s: text_offset 0x%llx is not 2 MiB aligned; loading it there anyway",
 			name, (unsigned long long)h->text_offset);
 	*k = (struct kernel_image){
@@ -153,6 +192,7 @@ static int kernel_place(const struct arm64_image_header *h, uint64_t file_bytes,
 		.file_bytes = file_bytes,
 		.image_size = need,
 		.text_offset = h->text_offset,
+		.raw = raw,
 	};
 	return 0;
 }
@@ -230,13 +270,16 @@ static int kernel_gunzip(struct gunzip *g, const struct guest_ram *ram, uint64_t
 	uint8_t hdr_buf[ARM64_IMAGE_HEADER_SIZE];
 	struct arm64_image_header hdr;
 	uint64_t n, rest;
+	bool raw;
 	int ret;
 
 	ret = gunzip_fill(g, hdr_buf, sizeof(hdr_buf), &n, e);
+	if (!ret && !n)
+		ret = err_set(e, -ENOEXEC, "%s: the gzip data is empty", g->name);
 	if (!ret)
-		ret = arm64_image_parse(hdr_buf, n, g->name, &hdr, e);
+		ret = kernel_parse_head(hdr_buf, (size_t)n, g->name, &hdr, &raw, e);
 	if (!ret)
-		ret = kernel_place(&hdr, n, g->name, ram, limit, k, e);
+		ret = kernel_place(&hdr, raw, n, g->name, ram, limit, k, e);
 	if (ret)
 		return ret;
 	memcpy(ram_host(ram, k->entry), hdr_buf, n);
@@ -273,23 +316,37 @@ static int kernel_load_gzip(const uint8_t *buf, size_t len, const char *name,
 	return ret;
 }
 
-int kernel_load_buf(const uint8_t *buf, size_t len, const char *name, const struct guest_ram *ram,
-		    uint64_t limit, struct kernel_image *k, struct errbuf *e)
+static int kernel_load_mem(const uint8_t *buf, size_t len, const char *name,
+			   const struct guest_ram *ram, uint64_t limit, struct kernel_image *k,
+			   struct errbuf *e)
 {
 	struct arm64_image_header hdr;
+	bool raw;
 	int ret;
 
 	if (is_gzip(buf, len))
 		return kernel_load_gzip(buf, len, name, ram, limit, k, e);
-	ret = arm64_image_parse(buf, len, name, &hdr, e);
+	if (!len)
+		return err_set(e, -ENOEXEC, "%s: empty", name);
+	ret = kernel_parse_head(buf, len, name, &hdr, &raw, e);
 	if (!ret)
 		ret = image_check_complete(buf, len, len, name, e);
 	if (!ret)
-		ret = kernel_place(&hdr, len, name, ram, limit, k, e);
+		ret = kernel_place(&hdr, raw, len, name, ram, limit, k, e);
 	if (ret)
 		return ret;
 	memcpy(ram_host(ram, k->entry), buf, len);
 	return 0;
+}
+
+int kernel_load_buf(const uint8_t *buf, size_t len, const char *name, const struct guest_ram *ram,
+		    uint64_t limit, struct kernel_image *k, struct errbuf *e)
+{
+	int ret = kernel_load_mem(buf, len, name, ram, limit, k, e);
+
+	if (!ret && k->raw)
+		kernel_note_raw(name, k);
+	return ret;
 }
 
 static int kernel_read_gzip(int fd, uint64_t size, const char *path, const struct guest_ram *ram,
@@ -309,7 +366,7 @@ static int kernel_read_gzip(int fd, uint64_t size, const char *path, const struc
 	if (ret)
 		read_error(e, path, ret);
 	else
-		ret = kernel_load_buf(buf, (size_t)size, path, ram, limit, k, e);
+		ret = kernel_load_mem(buf, (size_t)size, path, ram, limit, k, e);
 	free(buf);
 	return ret;
 }
@@ -343,13 +400,14 @@ static int kernel_read_image(int fd, uint64_t size, const uint8_t *head, size_t 
 	struct arm64_image_header hdr;
 	uint8_t *dst;
 	uint64_t len;
+	bool raw;
 	int ret;
 
-	ret = arm64_image_parse(head, head_len, path, &hdr, e);
+	ret = kernel_parse_head(head, head_len, path, &hdr, &raw, e);
 	if (!ret)
 		ret = image_check_complete(head, head_len, size, path, e);
 	if (!ret)
-		ret = kernel_place(&hdr, size, path, ram, limit, k, e);
+		ret = kernel_place(&hdr, raw, size, path, ram, limit, k, e);
 	if (ret)
 		return ret;
 	dst = ram_host(ram, k->entry);
@@ -390,6 +448,8 @@ static int kernel_open_load(const char *path, const struct guest_ram *ram, uint6
 	else
 		ret = kernel_read_image(fd, size, head, head_len, path, ram, limit, page, k, e);
 	close(fd);
+	if (!ret && k->raw)
+		kernel_note_raw(path, k);
 	return ret;
 }
 

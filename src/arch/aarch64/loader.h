@@ -40,12 +40,16 @@ struct kernel_image {
 	uint64_t text_offset;
 	uint64_t mapped_bytes; /* of the file mapped rather than copied (kernel_load_mapped) */
 	bool gzip;
+	bool raw;	       /* no Image header: loaded at RAM + 0x80000, entered at byte 0 */
 };
 
 /*
  * Loads an arm64 Image or Image.gz at the 2 MiB aligned RAM base + text_offset. Only the file's
  * bytes are written; BSS is satisfied by RAM that is already zero. The kernel's footprint must end
  * below `limit` (a guest physical address: the DTB, or the initrd once placed).
+ * A file (or gzip stream) without the arm64 magic is a raw image, as for QEMU and kvmtool: loaded
+ * at RAM + 0x80000, entered at its first byte, its footprint its length, with a note on stderr
+ * (info level). One that starts "MZ" (a PE file, as EFI-stub Images are) is refused instead.
  */
 int kernel_load(const char *path, const struct guest_ram *ram, uint64_t limit,
 		struct kernel_image *k, struct errbuf *e);

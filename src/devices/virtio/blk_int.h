@@ -4,6 +4,7 @@
 
 /* virtio-blk internals shared by the device (blk.c) and its request protocol (blk_req.c). */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/uio.h>
@@ -14,12 +15,35 @@
 
 #define BLK_QUEUE_SIZE VIRTIO_MMIO_QUEUE_NUM_MAX
 /*
+ * What one read or write may ask for (virtio 1.2 §5.2.4), offered as SEG_MAX and SIZE_MAX and
+ * enforced: a request beyond them is answered IOERR and does nothing. SEG_MAX is the queue
+ * size less the header and the status, as QEMU offers it (seg_max_adjust), so whatever Linux
+ * builds fits the ring even without indirect descriptors. SIZE_MAX must be at least a guest
+ * page (Linux raises a smaller max_segment_size to one, newer kernels refuse the disk; arm64
+ * pages may be 64 KiB) and costs a guest nothing above that: its block layer splits requests at
+ * 1280 KiB (4 MiB on newer kernels) by default and sets no limit of its own (max_hw_sectors
+ * UINT_MAX), so SEG_MAX x SIZE_MAX is the largest request a driver honouring both can build,
+ * and the cap on a request: 31.75 MiB, where nothing bounded one before (a guest aliasing one
+ * buffer had 1 GiB per request, 16 GiB per batch, all written before a stop could finish).
+ */
+#define BLK_SEG_MAX	  (BLK_QUEUE_SIZE - 2)
+#define BLK_SIZE_MAX	  (128u * 1024)
+#define BLK_REQ_MAX_BYTES ((uint64_t)BLK_SEG_MAX * BLK_SIZE_MAX)
+/*
+ * A read or write runs in chunks of at most this many bytes, and a stopping device starts no
+ * further chunk: about 10 ms of a 100 MB/s disk, a few system calls for the largest request
+ * Linux sends by default.
+ */
+#define BLK_CHUNK_BYTES (1024u * 1024)
+/*
  * Chains taken per trip through the device lock; their used elements are handed over together
  * (one index store, one interrupt decision), and a reset waits for at most this many requests
- * per worker.
+ * per worker. A batch also ends once it holds BLK_BATCH_BYTES of reads or BLK_BATCH_WRITE_BYTES
+ * with writes (blk.c), so with the cap on a request it waits for at most ~36 MiB.
  */
-#define BLK_BATCH	16
-#define BLK_BATCH_BYTES (256u * 1024)
+#define BLK_BATCH	      16
+#define BLK_BATCH_BYTES	      (256u * 1024)
+#define BLK_BATCH_WRITE_BYTES (4u * 1024 * 1024)
 /*
  * Workers: the first waits for the queue's kicks; one that takes a full batch wakes the next, so
  * a deep queue is served by several threads at once and a single request by one.
@@ -82,22 +106,29 @@ struct virtio_blk {
 	/* kick is what QueueNotify (or its ioeventfd) signals; stop ends every worker. */
 	struct event kick;
 	struct event stop;
+	/* Set with stop: workers start no further request or chunk (blk_req.c). */
+	atomic_bool stopping;
 	struct blk_worker workers[BLK_WORKERS];
 
 	/* One per worker; the fuzz harness runs the protocol with the first. */
 	struct blk_scratch scratch[BLK_WORKERS];
 };
 
-/* Runs one request (without the device lock) and returns the used length; iov is scratch. */
-uint32_t blk_handle_iov(struct virtio_blk *b, const struct vq_chain *c, struct iovec *iov);
 /*
  * Runs s->chains[0..n) (without the device lock) and sets s->used. With a ring, the small reads
  * between two other requests go to the kernel together, writes and large reads run at once;
  * like requests in flight on any disk they have no order among themselves. A flush, discard or
  * any other request still runs after every request before it in the batch has completed, and
  * before any after it starts.
+ * Returns how many were answered: all n, or, once the device is stopping, the first k (what
+ * comes after them is left unanswered, maybe half written, as a guest that goes away expects
+ * of requests it never saw complete).
  */
-void blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n);
+unsigned blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n);
+
+/* The device's feature bits and config space (blk.c; the fuzz harness builds its own disk). */
+uint64_t blk_features(const struct virtio_blk *b);
+void blk_config_init(struct virtio_blk *b);
 
 /* Drops the first n bytes of an iovec array (after a short transfer). */
 void blk_iov_skip(struct iovec **iov, int *cnt, size_t n);

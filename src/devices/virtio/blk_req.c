@@ -15,6 +15,17 @@
 #include "util/compiler.h"
 #include "util/log.h"
 
+/*
+ * Not a status the guest sees: the device stopped before the request finished, and it is left
+ * unanswered (blk_handle_batch).
+ */
+#define BLK_S_STOPPED 0xffu
+
+static bool blk_stopping(struct virtio_blk *b)
+{
+	return atomic_load_explicit(&b->stopping, memory_order_relaxed);
+}
+
 /* A request after parsing: where the header ended, where the status byte goes. */
 struct blk_req {
 	uint32_t type;
@@ -141,9 +152,48 @@ int blk_rw_full(int fd, struct iovec *iov, int cnt, off_t off, bool write)
 	return 0;
 }
 
+/*
+ * A read or write in chunks of at most BLK_CHUNK_BYTES (whole iovecs, each at most SIZE_MAX), so
+ * a stopping device gives up between two of them: 0, -errno, or -ECANCELED when it stopped.
+ */
+static int blk_rw_chunked(struct virtio_blk *b, struct blk_io *io)
+{
+	struct iovec *iov = io->iov;
+	int cnt = io->cnt;
+	off_t off = io->off;
+
+	while (cnt > 0) {
+		uint64_t len = iov[0].iov_len;
+		int k = 1, r;
+
+		if (blk_stopping(b))
+			return -ECANCELED;
+		while (k < cnt && len + iov[k].iov_len <= BLK_CHUNK_BYTES)
+			len += iov[k++].iov_len;
+		r = blk_rw_full(b->fd, iov, k, off, io->write);
+		if (r)
+			return r;
+		iov += k;
+		cnt -= k;
+		off += (off_t)len;
+	}
+	return 0;
+}
+
 static bool range_ok(const struct virtio_blk *b, uint64_t sector, uint64_t nsectors)
 {
 	return sector <= b->capacity && nsectors <= b->capacity - sector;
+}
+
+/* SEG_MAX payload segments of at most SIZE_MAX bytes, and so at most BLK_REQ_MAX_BYTES. */
+static bool limits_ok(const struct iovec *iov, int n, uint64_t len)
+{
+	if (n > (int)BLK_SEG_MAX || len > BLK_REQ_MAX_BYTES)
+		return false;
+	for (int i = 0; i < n; i++)
+		if (iov[i].iov_len > BLK_SIZE_MAX)
+			return false;
+	return true;
 }
 
 /* Checks a read or write and describes it in *io; a status other than OK answers it at once. */
@@ -155,10 +205,15 @@ static uint8_t rw_prepare(struct virtio_blk *b, const struct blk_req *r, bool wr
 
 	if (write && b->readonly)
 		return VIRTIO_BLK_S_IOERR;
+	if (!limits_ok(r->iov, n, len)) {
+		pr_warn_once("%s: a request beyond SEG_MAX %u x SIZE_MAX %u bytes refused", b->path,
+			     BLK_SEG_MAX, BLK_SIZE_MAX);
+		return VIRTIO_BLK_S_IOERR;
+	}
 	if (len % VIRTIO_BLK_SECTOR || !range_ok(b, r->sector, len / VIRTIO_BLK_SECTOR))
 		return VIRTIO_BLK_S_IOERR;
 	if (!write)
-		*used += (uint32_t)min_u64(len, UINT32_MAX - 1);
+		*used += (uint32_t)len; /* at most BLK_REQ_MAX_BYTES */
 	io->iov = r->iov;
 	io->cnt = n;
 	io->write = write;
@@ -185,7 +240,9 @@ static uint8_t blk_rw(struct virtio_blk *b, const struct blk_req *r, bool write,
 
 	if (st != VIRTIO_BLK_S_OK)
 		return st;
-	io.err = blk_rw_full(b->fd, io.iov, io.cnt, io.off, write);
+	io.err = blk_rw_chunked(b, &io);
+	if (io.err == -ECANCELED)
+		return BLK_S_STOPPED;
 	return rw_status(b, &io);
 }
 
@@ -282,6 +339,8 @@ static uint8_t blk_discard(struct virtio_blk *b, const struct blk_req *r, bool z
 	for (unsigned i = 0; i < nr; i++) {
 		uint8_t st;
 
+		if (blk_stopping(b))
+			return BLK_S_STOPPED;
 		chain_copy_out(r->c, &seg, &off, range, sizeof(range));
 		st = blk_dwz_one(b, range, zeroes);
 		if (st != VIRTIO_BLK_S_OK)
@@ -296,8 +355,12 @@ static uint8_t blk_discard(struct virtio_blk *b, const struct blk_req *r, bool z
 }
 #endif
 
-/* Runs one request without the device lock. Returns the used length. */
-uint32_t blk_handle_iov(struct virtio_blk *b, const struct vq_chain *c, struct iovec *iov)
+/*
+ * Runs one request without the device lock and sets its used length: 0, or -ECANCELED when the
+ * device stopped before it finished (no status written, nothing to answer).
+ */
+static int blk_handle_one(struct virtio_blk *b, const struct vq_chain *c, struct iovec *iov,
+			  uint32_t *usedp)
 {
 	struct blk_req r = { .iov = iov };
 	uint32_t used = 1; /* the status byte */
@@ -305,9 +368,10 @@ uint32_t blk_handle_iov(struct virtio_blk *b, const struct vq_chain *c, struct i
 
 	if (!req_parse(c, &r)) {
 		pr_warn_once("%s: request without header or status byte", b->path);
+		*usedp = 0;
 		if (r.status) {
 			*r.status = VIRTIO_BLK_S_IOERR;
-			return 1;
+			*usedp = 1;
 		}
 		return 0;
 	}
@@ -334,8 +398,11 @@ uint32_t blk_handle_iov(struct virtio_blk *b, const struct vq_chain *c, struct i
 		st = VIRTIO_BLK_S_UNSUPP;
 		break;
 	}
+	if (st == BLK_S_STOPPED)
+		return -ECANCELED;
 	*r.status = st;
-	return used;
+	*usedp = used;
+	return 0;
 }
 
 /* Submits the reads and writes gathered so far, waits for them, and answers them. */
@@ -348,12 +415,12 @@ static void batch_io_run(struct virtio_blk *b, struct blk_scratch *s, unsigned n
 		*s->io[i].status = rw_status(b, &s->io[i]);
 }
 
-void blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n)
+unsigned blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n)
 {
 	struct iovec *iov = s->iov;
-	unsigned nr_io = 0;
+	unsigned nr_io = 0, i;
 
-	for (unsigned i = 0; i < n; i++) {
+	for (i = 0; i < n && !blk_stopping(b); i++) {
 		const struct vq_chain *c = &s->chains[i];
 		struct blk_req r = { .iov = iov };
 		struct blk_io *io = &s->io[nr_io];
@@ -364,8 +431,9 @@ void blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n)
 		    (r.type != VIRTIO_BLK_T_IN && r.type != VIRTIO_BLK_T_OUT)) {
 			batch_io_run(b, s, nr_io);
 			nr_io = 0;
-			s->used[i] = blk_handle_iov(b, c, s->iov);
 			iov = s->iov;
+			if (blk_handle_one(b, c, s->iov, &s->used[i]))
+				break;
 			continue;
 		}
 		write = r.type == VIRTIO_BLK_T_OUT;
@@ -376,12 +444,16 @@ void blk_handle_batch(struct virtio_blk *b, struct blk_scratch *s, unsigned n)
 			continue;
 		}
 		if (write || io->len > BLK_RING_MAX_BYTES) {
-			io->err = blk_rw_full(b->fd, io->iov, io->cnt, io->off, write);
+			io->err = blk_rw_chunked(b, io);
+			if (io->err == -ECANCELED)
+				break;
 			*r.status = rw_status(b, io);
 			continue;
 		}
 		iov += io->cnt;
 		nr_io++;
 	}
+	/* Small reads already gathered are answered even when stopping: a few hundred KiB. */
 	batch_io_run(b, s, nr_io);
+	return i;
 }

@@ -26,3 +26,9 @@ magic=$(od -An -tx1 -j56 -N4 "$out/Image" | tr -d ' \n')
 [ "$magic" = 41524d64 ] || { echo "badguest: bad Image magic '$magic'" >&2; exit 1; }
 op=$(od -An -tx1 -j3 -N1 "$out/Image" | tr -d ' \n')
 [ "$op" = 14 ] || [ "$op" = 17 ] || { echo "badguest: no branch at offset 0 ($op)" >&2; exit 1; }
+# The raw-image program (raw.S): no header at all, as kvm-unit-tests and firmware come.
+"$cc" -nostdlib -nostartfiles -static -no-pie -Wl,-Ttext=0x40080000 -Wl,--build-id=none \
+	-Wl,-z,noexecstack -o "$out/raw.elf" "$src/raw.S"
+"$objcopy" -O binary "$out/raw.elf" "$out/raw.bin"
+head=$(od -An -tx1 -N2 "$out/raw.bin" | tr -d ' \n')
+[ "$head" != 4d5a ] || { echo "badguest: raw.bin starts with MZ" >&2; exit 1; }

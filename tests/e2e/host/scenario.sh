@@ -349,8 +349,10 @@ durterm() {
 	[ -n "$dur_ok" ] && dur_after durterm && dur_check_flushed durterm "SIGTERM flushed both disks"
 }
 
-for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm netuser nettap \
-	netnone netstream}; do
+. /e2e/scenario-cpu.sh
+
+for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm cpufeat cpuoff \
+	rawimage netuser nettap netnone netstream}; do
 	now_cs
 	t=$now
 	$b

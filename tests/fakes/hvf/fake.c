@@ -22,6 +22,7 @@ const struct fake_host fake_mac = {
 	.redist_size = 0x20000,
 	.dist_align = 0x10000,
 	.redist_align = 0x10000,
+	.redist_region_size = 64 * 0x20000,
 	.spi_base = 32,
 	.spi_count = 988,
 	.vm_create_result = HV_SUCCESS,
@@ -302,6 +303,21 @@ static bool wait_for(uint64_t mpidr, hv_sys_reg_t reg, bool reads, unsigned n, u
 	}
 	pthread_mutex_unlock(&fk.lock);
 	return ok;
+}
+
+unsigned fake_sys_reads(uint64_t mpidr, hv_sys_reg_t reg)
+{
+	struct fake_vcpu *v;
+	struct fake_sysreg *sr;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&fk.lock);
+	v = fk_vcpu_by_mpidr(mpidr);
+	sr = v ? fk_sysreg(v, reg, false) : NULL;
+	if (sr)
+		n = sr->reads;
+	pthread_mutex_unlock(&fk.lock);
+	return n;
 }
 
 bool fake_wait_sys_reads(uint64_t mpidr, hv_sys_reg_t reg, unsigned n, unsigned timeout_ms)

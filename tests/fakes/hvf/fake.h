@@ -30,6 +30,8 @@
 #define FAKE_VTIMER_MASKED 0x20000u
 #define FAKE_VTIMER_OFFSET 0x20001u
 #define FAKE_MAX_REGS	   8
+/* SCTLR_EL1 of a new vCPU in the fake: RES1 bits only, MMU and caches off. */
+#define FAKE_FRESH_SCTLR 0x30d00800ull
 
 struct fake_reg {
 	uint32_t id;
@@ -65,6 +67,8 @@ struct fake_host {
 	uint32_t default_ipa_bits;
 	uint32_t max_ipa_bits;
 	size_t dist_size, redist_size, dist_align, redist_align;
+	size_t redist_region_size; /* every vCPU the VM supports, from the configured base */
+	unsigned redist_first; /* frame pair of the first vCPU (0; tests move it) */
 	uint32_t spi_base, spi_count;
 	hv_return_t vm_create_result; /* e.g. HV_DENIED for an unsigned binary */
 };
@@ -94,9 +98,17 @@ pthread_t fake_vcpu_thread(uint64_t mpidr);
 unsigned fake_steps_entered(uint64_t mpidr);
 /* When hv_vcpu_run() entered step i (CLOCK_MONOTONIC ns), 0 if not yet. */
 uint64_t fake_step_time(uint64_t mpidr, unsigned i);
+/* How often the vCPU has read that system register so far. */
+unsigned fake_sys_reads(uint64_t mpidr, hv_sys_reg_t reg);
 /* Wait until the vCPU has read that system register n times in all; false on timeout. */
 bool fake_wait_sys_reads(uint64_t mpidr, hv_sys_reg_t reg, unsigned n, unsigned timeout_ms);
 bool fake_wait_steps(uint64_t mpidr, unsigned n, unsigned timeout_ms);
+/*
+ * Makes an SGI or PPI (INTID < 32) pending in that vCPU's redistributor, as another vCPU's IPI
+ * would inside HVF; with enabled false the INTID is disabled too (pending, never taken). The
+ * vCPU's next guest entry takes the enabled ones.
+ */
+void fake_gic_pend(uint64_t mpidr, unsigned intid, bool enabled);
 /* Lets a held step of that vCPU exit. */
 void fake_release(uint64_t mpidr);
 

@@ -8,7 +8,7 @@
 #include "fake.h"
 
 #define FAKE_MAX_VCPUS	    16
-#define FAKE_MAX_SYSREGS    32
+#define FAKE_MAX_SYSREGS    64
 #define FAKE_MAX_MAPS	    16
 #define FAKE_MAX_VIOLATIONS 64
 #define FAKE_MAX_FNS	    64
@@ -51,6 +51,8 @@ struct fake_vcpu {
 	uint64_t mpidr;
 	bool vtimer_masked;
 	uint64_t vtimer_offset;
+	/* The redistributor's GICR_ISPENDR0 / GICR_ISENABLER0: SGIs and PPIs. */
+	uint32_t gicr_pend, gicr_enabled;
 	bool released;
 	const struct fake_step *script;
 	unsigned nr_steps, step;

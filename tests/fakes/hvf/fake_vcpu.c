@@ -33,8 +33,52 @@ hv_return_t hv_gic_get_redistributor_base(hv_vcpu_t vcpu, hv_ipa_t *redistributo
 		fk_violation("hv_gic_get_redistributor_base before MPIDR_EL1 was set");
 		LEAVE(HV_BAD_ARGUMENT);
 	}
-	*redistributor_base_address = fk.gicr + vcpu * fk.host.redist_size;
+	*redistributor_base_address = fk.gicr + (fk.host.redist_first + vcpu) * fk.host.redist_size;
 	LEAVE(HV_SUCCESS);
+}
+
+hv_return_t hv_gic_get_redistributor_reg(hv_vcpu_t vcpu, hv_gic_redistributor_reg_t reg,
+					 uint64_t *value)
+{
+	struct fake_vcpu *v;
+
+	ENTER();
+	/* "Must be called by the owning thread." */
+	if (!fk_gic_api_ok(__func__) || !(v = fk_vcpu_get(vcpu, __func__, true)))
+		LEAVE(HV_BAD_ARGUMENT);
+	if (!fk.gic)
+		LEAVE(HV_NO_DEVICE);
+	switch (reg) {
+	case HV_GIC_REDISTRIBUTOR_REG_GICR_ISPENDR0:
+		*value = v->gicr_pend;
+		break;
+	case HV_GIC_REDISTRIBUTOR_REG_GICR_ISENABLER0:
+		*value = v->gicr_enabled;
+		break;
+	default:
+		fk_violation("%s: register %#x is not modelled", __func__, (unsigned)reg);
+		LEAVE(HV_BAD_ARGUMENT);
+	}
+	pthread_cond_broadcast(&fk.cond);
+	LEAVE(HV_SUCCESS);
+}
+
+void fake_gic_pend(uint64_t mpidr, unsigned intid, bool enabled)
+{
+	struct fake_vcpu *v;
+
+	pthread_mutex_lock(&fk.lock);
+	v = fk_vcpu_by_mpidr(mpidr);
+	if (v && intid < 32) {
+		v->gicr_pend |= 1u << intid;
+		if (!enabled)
+			v->gicr_enabled &= ~(1u << intid);
+	} else {
+		fk_violation("fake_gic_pend: no vCPU %#llx or INTID %u is not private",
+			     (unsigned long long)mpidr, intid);
+	}
+	pthread_cond_broadcast(&fk.cond);
+	pthread_mutex_unlock(&fk.lock);
 }
 
 static void attach_script(struct fake_vcpu *v)
@@ -67,7 +111,10 @@ hv_return_t hv_vcpu_create(hv_vcpu_t *vcpu, hv_vcpu_exit_t **exit, hv_vcpu_confi
 
 		if (v->used)
 			continue;
-		*v = (struct fake_vcpu){ .used = true, .owner = pthread_self() };
+		*v = (struct fake_vcpu){ .used = true,
+					 .owner = pthread_self(),
+					 .gicr_enabled = 0xffffffffu };
+		fk_sysreg(v, HV_SYS_REG_SCTLR_EL1, true)->val = FAKE_FRESH_SCTLR;
 		*vcpu = i;
 		*exit = &v->exit;
 		LEAVE(HV_SUCCESS);
@@ -281,6 +328,8 @@ hv_return_t hv_vcpu_run(hv_vcpu_t vcpu)
 	}
 	s = &v->script[v->step];
 	check_expect(v, s);
+	/* A vCPU back in the guest takes what was pending (the SGI handler acknowledges it). */
+	v->gicr_pend &= ~v->gicr_enabled;
 	v->step_ns[v->step] = fake_now_ns();
 	v->step++;
 	pthread_cond_broadcast(&fk.cond);

@@ -269,6 +269,7 @@ hv_return_t hv_gic_config_set_redistributor_base(hv_gic_config_t config,
 	}
 GIC_GETTER(hv_gic_get_distributor_size, dist_size)
 GIC_GETTER(hv_gic_get_redistributor_size, redist_size)
+GIC_GETTER(hv_gic_get_redistributor_region_size, redist_region_size)
 GIC_GETTER(hv_gic_get_distributor_base_alignment, dist_align)
 GIC_GETTER(hv_gic_get_redistributor_base_alignment, redist_align)
 
@@ -295,14 +296,16 @@ hv_return_t hv_gic_create(hv_gic_config_t c)
 	}
 	if (!c->dist_set || !c->redist_set || c->dist % fk.host.dist_align ||
 	    c->redist % fk.host.redist_align ||
-	    fk_overlaps(c->dist, fk.host.dist_size, c->redist, fk.host.redist_size)) {
+	    fk_overlaps(c->dist, fk.host.dist_size, c->redist, fk.host.redist_region_size)) {
 		fk_violation("hv_gic_create: bases %#llx/%#llx unset, misaligned or overlapping",
 			     (unsigned long long)c->dist, (unsigned long long)c->redist);
 		LEAVE(HV_BAD_ARGUMENT);
 	}
 	for (unsigned i = 0; i < fk.nr_maps; i++) {
 		if (fk_overlaps(c->dist, fk.host.dist_size, fk.maps[i].gpa, fk.maps[i].size) ||
-		    fk_overlaps(c->redist, fk.host.redist_size, fk.maps[i].gpa, fk.maps[i].size)) {
+		    fk_overlaps(c->redist, fk.host.redist_region_size, fk.maps[i].gpa,
+				fk.maps[i].size)) {
+			/* HVF's redistributor region covers every vCPU it supports. */
 			fk_violation("hv_gic_create: GIC overlaps guest RAM");
 			LEAVE(HV_BAD_ARGUMENT);
 		}

@@ -90,7 +90,9 @@ struct rig {
 struct knocker {
 	pthread_t thread;
 	struct rig *r;
-	hv_sys_reg_t wait_reg; /* act after the vCPU read this register (it is about to park) */
+	/* act after the vCPU read this register once more than at knocker_start (about to park) */
+	hv_sys_reg_t wait_reg;
+	unsigned reads_before;
 	unsigned wait_steps; /* or after it entered that many steps */
 	uint32_t spi; /* 0: kick */
 	bool release; /* then let a held step exit (fake_release) */

@@ -107,6 +107,69 @@ static void test_boot_registers(void **state)
 	assert_int_equal(fake_calls("hv_gic_get_redistributor_base"), 2);
 }
 
+/*
+ * PSCI CPU_OFF, then CPU_ON: the VMM powers the same HVF vCPU up again with vcpu_set_boot. The
+ * guest had turned its MMU and caches on, installed vectors, page tables and a timer; the CPU must
+ * start at its physical entry point with the EL1 state of a fresh vCPU, or its first fetch goes
+ * through stale tables.
+ */
+static void test_cpu_on_after_off_fresh_state(void **state)
+{
+	struct rig *r = *state;
+	static const struct fake_step steps[] = {
+		{ .what = "the kernel runs with the MMU on",
+		  .expect = { PC(ENTRY),
+			      X(0, DTB),
+			      { FAKE_CPSR, 0x3c5 },
+			      SYS(HV_SYS_REG_SCTLR_EL1, FAKE_FRESH_SCTLR) },
+		  .guest = { SYS(HV_SYS_REG_SCTLR_EL1, 0x30d0199dull),
+			     SYS(HV_SYS_REG_TTBR0_EL1, 0x41234000),
+			     SYS(HV_SYS_REG_TTBR1_EL1, 0x41235000),
+			     SYS(HV_SYS_REG_TCR_EL1, 0x25b5593519ull),
+			     SYS(HV_SYS_REG_MAIR_EL1, 0xff44ff00),
+			     SYS(HV_SYS_REG_VBAR_EL1, 0xffff800008010800ull),
+			     X(5, POISON),
+			     { FAKE_CPSR, 0x60000005 } },
+		  .esr = ESR_WFE },
+		{ .what = "hvc #0: PSCI_CPU_OFF",
+		  .guest = { SYS(HV_SYS_REG_CNTV_CTL_EL0, CNTV_ENABLE),
+			     SYS(HV_SYS_REG_CNTV_CVAL_EL0, 0x123456),
+			     SYS(HV_SYS_REG_SP_EL1, POISON), SYS(HV_SYS_REG_TPIDR_EL1, POISON),
+			     SYS(HV_SYS_REG_CPACR_EL1, 3u << 20), SYS(HV_SYS_REG_MDSCR_EL1, 1),
+			     PC(0xffff800008200004ull), X(0, PSCI_CPU_OFF) },
+		  .esr = ESR_HVC(0) },
+		{ .what = "first instruction after CPU_ON, at the physical entry",
+		  .expect = { PC(0x40200000),
+			      X(0, 0xc0ffee),
+			      { FAKE_CPSR, 0x3c5 },
+			      SYS(HV_SYS_REG_SCTLR_EL1, FAKE_FRESH_SCTLR),
+			      SYS(HV_SYS_REG_TTBR0_EL1, 0),
+			      SYS(HV_SYS_REG_TTBR1_EL1, 0),
+			      SYS(HV_SYS_REG_VBAR_EL1, 0),
+			      X(5, 0) },
+		  .esr = ESR_WFE },
+		{ .what = "hvc #0 (end of test)",
+		  .expect = { SYS(HV_SYS_REG_TCR_EL1, 0), SYS(HV_SYS_REG_MAIR_EL1, 0),
+			      SYS(HV_SYS_REG_CNTV_CTL_EL0, 0), SYS(HV_SYS_REG_CNTV_CVAL_EL0, 0),
+			      SYS(HV_SYS_REG_SP_EL1, 0), SYS(HV_SYS_REG_TPIDR_EL1, 0),
+			      SYS(HV_SYS_REG_CPACR_EL1, 0), SYS(HV_SYS_REG_MDSCR_EL1, 0) },
+		  .guest = { PC(0x40200008) },
+		  .esr = ESR_HVC(0) },
+	};
+	struct hv_exit x;
+
+	fake_script(MPIDR0, steps, 4);
+	rig_vm(r, 1);
+	rig_vcpu(r);
+	x = run_expect(r, HV_EXIT_CALL);
+	assert_int_equal(x.call.fn, PSCI_CPU_OFF);
+	/* What vcpu.c does when a CPU_ON names the parked CPU. */
+	assert_int_equal(hv->vcpu_set_boot(r->vcpu, 0x40200000, 0xc0ffee, &r->e), 0);
+	run_expect(r, HV_EXIT_CALL);
+	assert_int_equal(fake_steps_entered(MPIDR0), 4);
+	assert_int_equal(fake_reg(MPIDR0, FAKE_SYS(HV_SYS_REG_SCTLR_EL1)) & 0x1005, 0);
+}
+
 /* ---- MMIO loads ---- */
 
 struct load_case {
@@ -420,49 +483,207 @@ static void test_vtimer_unmask(void **state)
 	assert_int_equal(fake_steps_entered(MPIDR0), 5);
 }
 
-/* ---- guest faults the VMM cannot emulate ---- */
+/* ---- guest faults the VMM cannot emulate: the guest gets the exception ---- */
 
-static void test_isv0_error(void **state)
+/* PSTATE and SCTLR_EL1 bits the checks below spell out (Arm ARM C5.2.18, D19.2.118). */
+#define M_EL0T	     0x0ull
+#define M_EL1T	     0x4ull
+#define M_EL1H	     0x5ull
+#define DAIF	     0x3c0ull
+#define PSR_N	     (1ull << 31)
+#define PSR_Z	     (1ull << 30)
+#define PSR_C	     (1ull << 29)
+#define PSR_SSBS     (1ull << 12)
+#define PSR_PAN	     (1ull << 22)
+#define SCTLR_SPAN   (1ull << 23)
+#define SCTLR_DSSBS  (1ull << 44)
+#define SCTLR_MMU_ON 0x30d0199dull /* M, C, I on; SPAN set (PAN left alone) */
+#define VBAR	     0xffff800008010800ull
+#define KERNEL_PC    0xffff800008123450ull
+#define FSC_SEA	     0x10ull /* synchronous external abort */
+#define EC_UNKNOWN   0x00
+#define EC_IABT_CUR  0x21
+#define EC_DABT_CUR  0x25
+#define EC_SVE	     0x19
+#define S1PTW	     (1ull << 7)
+
+struct fault_case {
+	const char *insn;
+	uint64_t cpsr, sctlr, pc; /* the guest's state when it faults */
+	uint64_t esr, far, ipa; /* what HVF reports */
+	/* what the guest must see in its handler */
+	uint64_t esr_el1, far_el1, vector, cpsr_after;
+};
+
+/*
+ * The fault exits to the backend; the VMM never sees it. The guest's next instruction is the
+ * first of its synchronous handler, where an HVC ends the test: before it, the fake checks the
+ * registers the guest sees.
+ */
+static void check_fault(struct rig *r, const struct fault_case *c)
 {
-	struct rig *r = *state;
-	static const struct fake_step steps[] = {
-		/* A pair load has no single Rt: no valid syndrome. */
-		{ .what = "ldp x1, x2, [x0]",
-		  .guest = { PC(0x40000010), X(0, UART_BASE) },
-		  .esr = EC(EC_DABT_LOW) | IL | FSC_TRANSLATION_L3,
-		  .far = UART_BASE,
-		  .ipa = UART_BASE },
+	const struct fake_step steps[] = {
+		{ .what = c->insn,
+		  .guest = { PC(c->pc),
+			     { FAKE_CPSR, c->cpsr },
+			     X(0, UART_BASE),
+			     SYS(HV_SYS_REG_SCTLR_EL1, c->sctlr),
+			     SYS(HV_SYS_REG_VBAR_EL1, VBAR),
+			     SYS(HV_SYS_REG_FAR_EL1, POISON) },
+		  .esr = c->esr,
+		  .far = c->far,
+		  .ipa = c->ipa },
+		{ .what = "hvc #0 in the guest's synchronous exception handler",
+		  .expect = { PC(VBAR + c->vector),
+			      { FAKE_CPSR, c->cpsr_after },
+			      SYS(HV_SYS_REG_ESR_EL1, c->esr_el1),
+			      SYS(HV_SYS_REG_FAR_EL1, c->far_el1),
+			      SYS(HV_SYS_REG_ELR_EL1, c->pc),
+			      SYS(HV_SYS_REG_SPSR_EL1, c->cpsr),
+			      X(0, UART_BASE) },
+		  .guest = { PC(VBAR + c->vector + 4) },
+		  .esr = ESR_HVC(0) },
 	};
 	struct hv_exit x;
 
-	fake_script(MPIDR0, steps, 1);
+	fake_script(MPIDR0, steps, 2);
 	rig_vm(r, 1);
 	rig_vcpu(r);
-	assert_true(hv->vcpu_run(r->vcpu, &x, &r->e) < 0);
-	assert_non_null(strstr(r->e.msg, "0x40000010"));
-	assert_non_null(strstr(r->e.msg, "0x9000000"));
-	assert_int_equal(fake_reg(MPIDR0, FAKE_PC), 0x40000010); /* nothing was skipped */
+	memset(&x, 0, sizeof(x));
+	assert_int_equal(hv->vcpu_run(r->vcpu, &x, &r->e), 0);
+	assert_int_equal(x.reason, HV_EXIT_CALL);
+	assert_int_equal(fake_steps_entered(MPIDR0), 2);
+	/* The faulting instruction was not skipped: ELR_EL1 holds it for the handler. */
+	assert_int_equal(fake_reg(MPIDR0, FAKE_SYS(HV_SYS_REG_ELR_EL1)), c->pc);
 }
 
-static void test_unknown_exception_error(void **state)
+static void test_isv0_store_injects_abort(void **state)
+{
+	/* A pair store from the kernel (EL1h) has no single Rt: no valid syndrome. */
+	const struct fault_case c = {
+		.insn = "stp x1, x2, [x0] (EL1h, Z and C set)",
+		.cpsr = PSR_Z | PSR_C | M_EL1H,
+		.sctlr = SCTLR_MMU_ON,
+		.pc = KERNEL_PC,
+		.esr = EC(EC_DABT_LOW) | IL | WNR | FSC_TRANSLATION_L3,
+		.far = 0xffff00000a000010ull,
+		.ipa = 0x0a000010,
+		.esr_el1 = EC(EC_DABT_CUR) | IL | WNR | FSC_SEA,
+		.far_el1 = 0xffff00000a000010ull,
+		.vector = 0x200, /* current EL with SP_EL1 */
+		.cpsr_after = PSR_Z | PSR_C | DAIF | M_EL1H,
+	};
+
+	check_fault(*state, &c);
+}
+
+static void test_isv0_load_from_el0_injects_abort(void **state)
+{
+	/* Guest root mapped the device through /dev/mem: a user-space load pair. */
+	const struct fault_case c = {
+		.insn = "ldp x1, x2, [x0] (EL0, N set)",
+		.cpsr = PSR_N | M_EL0T,
+		.sctlr = SCTLR_MMU_ON & ~SCTLR_SPAN, /* SPAN = 0: entry sets PAN */
+		.pc = 0x4000a8,
+		.esr = EC(EC_DABT_LOW) | IL | FSC_TRANSLATION_L3,
+		.far = 0xffffa0000010ull,
+		.ipa = 0x0a000010,
+		.esr_el1 = EC(EC_DABT_LOW) | IL | FSC_SEA,
+		.far_el1 = 0xffffa0000010ull,
+		.vector = 0x400, /* lower EL, AArch64 */
+		.cpsr_after = PSR_N | PSR_PAN | DAIF | M_EL1H,
+	};
+
+	check_fault(*state, &c);
+}
+
+static void test_table_walk_outside_ram_injects_abort(void **state)
+{
+	/* TTBR points at MMIO: the stage-1 walk of a store faults at stage 2 (S1PTW). */
+	const struct fault_case c = {
+		.insn = "str x1, [x0] with TTBR1_EL1 outside RAM (EL1t, DSSBS)",
+		.cpsr = DAIF | M_EL1T,
+		.sctlr = SCTLR_MMU_ON | SCTLR_DSSBS,
+		.pc = KERNEL_PC + 8,
+		.esr = dabt(3, false, 1, true, true) | S1PTW,
+		.far = 0xffff000012345678ull,
+		.ipa = 0x0b000000,
+		/* WnR is not the walk's: the walk reads. */
+		.esr_el1 = EC(EC_DABT_CUR) | IL | FSC_SEA,
+		.far_el1 = 0xffff000012345678ull,
+		.vector = 0x000, /* current EL with SP_EL0 */
+		.cpsr_after = PSR_SSBS | DAIF | M_EL1H,
+	};
+
+	check_fault(*state, &c);
+}
+
+static void test_fetch_outside_ram_injects_abort(void **state)
+{
+	/* The kernel jumped outside RAM: an instruction abort at the target. */
+	const struct fault_case c = {
+		.insn = "br x9 to 0x1000 (EL1h)",
+		.cpsr = M_EL1H,
+		.sctlr = SCTLR_MMU_ON,
+		.pc = 0x1000,
+		.esr = EC(EC_IABT_LOW) | IL | FSC_TRANSLATION_L3,
+		.far = 0x1000,
+		.ipa = 0x1000,
+		.esr_el1 = EC(EC_IABT_CUR) | IL | FSC_SEA,
+		.far_el1 = 0x1000,
+		.vector = 0x200,
+		.cpsr_after = DAIF | M_EL1H,
+	};
+
+	check_fault(*state, &c);
+}
+
+static void test_other_class_injects_undef(void **state)
+{
+	/* A class HVF reports but we do not emulate (an SVE access trap): UNDEFINED. */
+	const struct fault_case c = {
+		.insn = "an SVE instruction (EL0)",
+		.cpsr = PSR_C | M_EL0T,
+		.sctlr = SCTLR_MMU_ON,
+		.pc = 0x400100,
+		.esr = EC(EC_SVE) | IL,
+		.far = 0x400100,
+		.ipa = 0,
+		.esr_el1 = EC(EC_UNKNOWN) | IL,
+		.far_el1 = POISON, /* FAR_EL1 is not written for an undefined instruction */
+		.vector = 0x400,
+		.cpsr_after = PSR_C | DAIF | M_EL1H,
+	};
+
+	check_fault(*state, &c);
+}
+
+/* A guest that keeps faulting keeps running, and the VMM's log stays bounded. */
+static void test_fault_storm_keeps_running(void **state)
 {
 	struct rig *r = *state;
-	static const struct fake_step steps[] = {
-		/* The guest jumped outside RAM: an instruction abort from a lower EL. */
-		{ .what = "br x9 to 0x1000",
-		  .guest = { PC(0x1000) },
-		  .esr = EC(EC_IABT_LOW) | IL | FSC_TRANSLATION_L3,
-		  .far = 0x1000,
-		  .ipa = 0x1000 },
-	};
+	static struct fake_step steps[41];
 	struct hv_exit x;
 
-	fake_script(MPIDR0, steps, 1);
+	for (unsigned i = 0; i < 40; i++)
+		steps[i] = (struct fake_step){ .what = "ldp x1, x2, [x0] again",
+					       .guest = { PC(KERNEL_PC),
+							  { FAKE_CPSR, M_EL1H },
+							  SYS(HV_SYS_REG_VBAR_EL1, VBAR) },
+					       .esr = EC(EC_DABT_LOW) | IL | FSC_TRANSLATION_L3,
+					       .far = UART_BASE,
+					       .ipa = UART_BASE };
+	steps[40] = (struct fake_step){ .what = "hvc #0 (end of test)",
+					.expect = { PC(VBAR + 0x200) },
+					.guest = { PC(VBAR + 0x204) },
+					.esr = ESR_HVC(0) };
+	fake_script(MPIDR0, steps, 41);
 	rig_vm(r, 1);
 	rig_vcpu(r);
-	assert_true(hv->vcpu_run(r->vcpu, &x, &r->e) < 0);
-	assert_non_null(strstr(r->e.msg, "EC 0x20"));
-	assert_non_null(strstr(r->e.msg, "PC 0x1000"));
+	assert_int_equal(hv->vcpu_run(r->vcpu, &x, &r->e), 0);
+	assert_int_equal(x.reason, HV_EXIT_CALL);
+	assert_int_equal(fake_steps_entered(MPIDR0), 41);
+	assert_int_equal(fake_reg(MPIDR0, FAKE_SYS(HV_SYS_REG_ELR_EL1)), KERNEL_PC);
 }
 
 static void test_unknown_exit_reason_error(void **state)
@@ -483,6 +704,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_spike),
 		T(test_boot_registers),
+		T(test_cpu_on_after_off_fresh_state),
 		T(test_load_byte),
 		T(test_load_half),
 		T(test_load_word),
@@ -497,8 +719,12 @@ int main(void)
 		T(test_psci_hvc),
 		T(test_psci_smc),
 		T(test_vtimer_unmask),
-		T(test_isv0_error),
-		T(test_unknown_exception_error),
+		T(test_isv0_store_injects_abort),
+		T(test_isv0_load_from_el0_injects_abort),
+		T(test_table_walk_outside_ram_injects_abort),
+		T(test_fetch_outside_ram_injects_abort),
+		T(test_other_class_injects_undef),
+		T(test_fault_storm_keeps_running),
 		T(test_unknown_exit_reason_error),
 	};
 

@@ -106,6 +106,73 @@ static void test_vcpu_before_gic_refused(void **state)
 	assert_int_equal(fake_calls("hv_vcpu_create"), 0);
 }
 
+/*
+ * HVF puts redistributors for every vCPU it supports in one region from the configured base, and
+ * RAM is mapped before hv_gic_create: the layout keeps all of that region free, the device tree
+ * names the vCPUs' part at its start.
+ */
+static void test_gic_region_reserved(void **state)
+{
+	struct rig *r = *state;
+
+	rig_vm(r, 2);
+	assert_int_equal(r->caps.gic.redist_region_size, 64 * 0x20000);
+	assert_int_equal(r->l.gicr_reserved, 64 * 0x20000);
+	assert_int_equal(r->l.gicr_base + r->l.gicr_reserved, RAM_BASE);
+	assert_int_equal(r->l.gicr_size, 2 * 0x20000);
+	assert_true(r->l.gicd_base + r->l.gicd_size <= r->l.gicr_base);
+	rig_vcpu(r);
+	assert_int_equal(fake_calls("hv_gic_create"), 1);
+	assert_int_equal(fake_violations(), 0);
+}
+
+/* The old layout (only the vCPUs' frames below RAM) would put HVF's region over RAM. */
+static void test_gic_region_too_small_refused(void **state)
+{
+	struct rig *r = *state;
+	struct hv_vm_params p = { .nr_vcpus = 2, .ipa_bits = 32 };
+	struct gic_geometry g;
+
+	assert_int_equal(hv->probe(&r->caps, &r->e), 0);
+	g = r->caps.gic;
+	g.redist_region_size = 0;
+	assert_int_equal(layout_init(&r->l, RAM_MIN_SIZE, 2, &g, &r->e), 0);
+	assert_int_equal(hv->vm_create(&p, &r->vm, &r->e), 0);
+	assert_true(hv->gic_create(r->vm, &r->l, &r->e) < 0);
+	assert_non_null(strstr(r->e.msg, "HVF's region is 0x800000 bytes"));
+	assert_int_equal(fake_calls("hv_gic_create"), 0);
+}
+
+/* A vCPU whose redistributor HVF placed where the guest does not look is an error. */
+static void test_redistributor_outside_region_is_error(void **state)
+{
+	struct rig *r = *state;
+	static const struct {
+		unsigned first;
+		const char *msg;
+	} cases[] = {
+		/* inside HVF's region, past the two frames the device tree names */
+		{ 2, "outside the frames the device tree names" },
+		/* past HVF's own region */
+		{ 64, "outside the redistributor region" },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++, rig_again(r)) {
+		struct fake_host h = fake_mac;
+
+		h.redist_first = cases[i].first;
+		fake_reset(&h);
+		rig_vm(r, 2);
+		assert_true(hv->vcpu_create(r->vm, 0, mpidr_for_vcpu(0), &r->vcpu, &r->e) < 0);
+		r->vcpu = NULL;
+		assert_non_null(strstr(r->e.msg, cases[i].msg));
+		assert_non_null(strstr(r->e.msg, "vCPU 0"));
+		/* The HVF vCPU did not outlive the failure. */
+		assert_int_equal(fake_calls("hv_vcpu_destroy"), 1);
+		assert_false(fake_has_vcpu(mpidr_for_vcpu(1)));
+	}
+}
+
 struct foreign {
 	struct rig *r;
 	int run;
@@ -255,6 +322,9 @@ int main(void)
 		T(test_unsigned_binary),
 		T(test_map_ram_rules),
 		T(test_vcpu_before_gic_refused),
+		T(test_gic_region_reserved),
+		T(test_gic_region_too_small_refused),
+		T(test_redistributor_outside_region_is_error),
 		T(test_foreign_thread_refused),
 		T(test_fake_gic_after_vcpu),
 		T(test_fake_thread_affinity),

@@ -248,12 +248,63 @@ static void test_other_classes(void **state)
 	}
 }
 
+/*
+ * Exceptions the VMM injects (esr_el1_exception): the vector for each EL and stack pointer, the
+ * syndrome class for the EL it came from, and PSTATE on entry (Arm ARM, AArch64.TakeException).
+ */
+static void test_el1_exception(void **state)
+{
+	static const struct {
+		const char *what;
+		uint64_t esr, cpsr, sctlr;
+		uint64_t want_esr, want_cpsr, vector;
+		bool far_valid;
+	} cases[] = {
+		/* data abort, ISV = 0, WnR: from EL1h to the current-EL SP_ELx vector */
+		{ "stp from EL1h", 0x92000047, 0x60000005, 1u << 23, 0x96000050, 0x600003c5, 0x200,
+		  true },
+		/* from EL1t (SP_EL0): offset 0; DIT kept, SSBS from SCTLR.DSSBS */
+		{ "ldr from EL1t", 0x92000007, 0x01000004, 1ull << 44 | 1u << 23, 0x96000010,
+		  0x010013c5, 0x000, true },
+		/* AArch64 EL0: lower-EL vector 0x400, EC stays 0x24; SPAN = 0 sets PAN */
+		{ "ldp from EL0", 0x92000007, 0x80000000, 0, 0x92000010, 0x804003c5, 0x400, true },
+		/* AArch32 EL0 (nRW): vector 0x600; AArch32 DIT (bit 21) becomes bit 24 */
+		{ "ldm from AArch32 EL0", 0x92000007, 0x00200010, 1u << 23, 0x92000010, 0x010003c5,
+		  0x600, true },
+		/* instruction abort from EL1h: EC 0x21 */
+		{ "fetch from EL1h", 0x82000007, 0x00000005, 1u << 23, 0x86000010, 0x000003c5,
+		  0x200, true },
+		/* S1PTW: WnR is the walk's, not the access's */
+		{ "walk for a store", 0x93c180c7, 0x00000005, 1u << 23, 0x96000010, 0x000003c5,
+		  0x200, true },
+		/* anything else: EC 0, IL set, no fault address */
+		{ "sve trap from EL0", 0x66000000, 0x00000000, 1u << 23, 0x02000000, 0x000003c5,
+		  0x400, false },
+	};
+	struct esr_el1_entry t;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		esr_el1_exception(cases[i].esr, 0xdead0000, 0x40001234, cases[i].cpsr,
+				  cases[i].sctlr, 0x40010fff, &t);
+		assert_int_equal(t.esr, cases[i].want_esr);
+		assert_int_equal(t.cpsr, cases[i].want_cpsr);
+		assert_int_equal(t.pc, 0x40010800 + cases[i].vector); /* VBAR[10:0] are RES0 */
+		assert_int_equal(t.elr, 0x40001234);
+		assert_int_equal(t.spsr, cases[i].cpsr);
+		assert_int_equal(t.far_valid, cases[i].far_valid);
+		if (t.far_valid)
+			assert_int_equal(t.far, 0xdead0000);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dabt_table),   cmocka_unit_test(test_dabt_flag_bits),
-		cmocka_unit_test(test_dabt_no_isv),  cmocka_unit_test(test_load_value),
-		cmocka_unit_test(test_sysreg_table), cmocka_unit_test(test_other_classes),
+		cmocka_unit_test(test_dabt_table),    cmocka_unit_test(test_dabt_flag_bits),
+		cmocka_unit_test(test_dabt_no_isv),   cmocka_unit_test(test_load_value),
+		cmocka_unit_test(test_sysreg_table),  cmocka_unit_test(test_other_classes),
+		cmocka_unit_test(test_el1_exception),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -36,6 +36,7 @@ struct config {
 	bool initrd;
 	unsigned nr_virtio;
 	bool rng_seed;
+	bool pmu;
 };
 
 struct built {
@@ -66,6 +67,7 @@ static void build(struct built *b, const struct config *c)
 		.nr_virtio = c->nr_virtio,
 		.rng_seed = c->rng_seed ? seed : NULL,
 		.rng_seed_len = c->rng_seed ? sizeof(seed) : 0,
+		.pmu = c->pmu,
 	};
 	b->buf = malloc(FDT_MAX_SIZE);
 	assert_non_null(b->buf);
@@ -516,6 +518,31 @@ static void check_dts_chosen(const char *dts, const struct built *b)
 		dts_expect_absent(dts, "chosen", 1, "rng-seed");
 }
 
+/* PMUv3: PPI 7 (INTID 23), level-high, with the same CPU mask as the timer; only when asked. */
+static uint32_t pmu_flags(unsigned vcpus)
+{
+	return (timer_flags(vcpus) & ~0xfu) | 4; /* CPU mask, IRQ_TYPE_LEVEL_HIGH */
+}
+
+static void check_pmu(const struct built *b, const char *dts)
+{
+	uint32_t irq[] = { 1, 7, pmu_flags(b->l.nr_vcpus) };
+	char v[128];
+
+	if (!b->d.pmu) {
+		assert_true(fdt_path_offset(b->buf, "/pmu") < 0);
+		assert_null(strstr(dts, "arm,armv8-pmuv3"));
+		return;
+	}
+	prop_str(b->buf, "/pmu", "compatible", "arm,armv8-pmuv3");
+	prop_cells(b->buf, "/pmu", "interrupts", irq, 3);
+	prop_absent(b->buf, "/pmu", "reg");
+	cells_fmt(v, sizeof(v), irq, 3);
+	dts_expect(dts, "pmu", 1, "compatible", "\"arm,armv8-pmuv3\"");
+	dts_expect(dts, "pmu", 1, "interrupts", v);
+	assert_int_equal(count(dts, "arm,armv8-pmuv3"), 1);
+}
+
 static void check_config(const struct config *c)
 {
 	struct built b;
@@ -529,6 +556,7 @@ static void check_config(const struct config *c)
 	check_dts_gic_timer(dts, &b);
 	check_dts_devices(dts, &b);
 	check_dts_chosen(dts, &b);
+	check_pmu(&b, dts);
 	free(dts);
 	free(b.buf);
 }
@@ -536,8 +564,11 @@ static void check_config(const struct config *c)
 static void test_fdt_configs(void **state)
 {
 	static const struct config configs[] = {
-		{ 1, false, 0, false }, { 1, true, 1, true },  { 2, false, 2, false },
-		{ 2, true, 2, true },	{ 8, false, 4, true }, { 8, true, 0, false },
+		{ 1, false, 0, false, false }, { 1, true, 1, true, false },
+		{ 2, false, 2, false, false }, { 2, true, 2, true, false },
+		{ 8, false, 4, true, false },  { 8, true, 0, false, false },
+		{ 1, false, 0, false, true },  { 2, true, 2, true, true },
+		{ 8, true, 4, true, true },
 	};
 
 	(void)state;
@@ -548,15 +579,17 @@ static void test_fdt_configs(void **state)
 /* Past 16 vCPUs Aff1 counts clusters: cpu@100 has reg 0x100, and the timer mask stops at 8. */
 static void test_fdt_many_cpus(void **state)
 {
-	struct config c = { 20, true, 1, false };
+	struct config c = { 20, true, 1, false, false };
 
 	(void)state;
+	check_config(&c);
+	c.pmu = true;
 	check_config(&c);
 }
 
 static void test_fdt_no_room(void **state)
 {
-	struct config c = { 8, true, 4, true };
+	struct config c = { 8, true, 4, true, true };
 	struct built b;
 	uint8_t small[512];
 	struct errbuf e;
@@ -571,7 +604,7 @@ static void test_fdt_no_room(void **state)
 
 static void test_fdt_exact_size(void **state)
 {
-	struct config c = { 2, true, 2, true };
+	struct config c = { 2, true, 2, true, false };
 	struct built b;
 	uint8_t *exact;
 	struct errbuf e;
@@ -591,7 +624,7 @@ static void test_fdt_exact_size(void **state)
 
 static void test_fdt_bad_initrd(void **state)
 {
-	struct config c = { 1, true, 0, false };
+	struct config c = { 1, true, 0, false, false };
 	struct built b;
 	struct errbuf e;
 

@@ -48,6 +48,43 @@ static void test_gic_below_ram(void **state)
 	}
 }
 
+/*
+ * HVF's redistributor region covers every vCPU the VM supports (64 on the fake Mac: 8 MiB): all of
+ * it is kept clear of RAM and of the distributor, and the guest's frames sit at its start.
+ */
+static void test_gic_reserves_hypervisor_region(void **state)
+{
+	struct gic_geometry g = hvf_gic;
+	struct errbuf e;
+	struct layout l;
+
+	(void)state;
+	g.redist_region_size = MiB(8);
+	assert_int_equal(layout_init(&l, MiB(512), 2, &g, &e), 0);
+	assert_int_equal(l.gicr_reserved, MiB(8));
+	assert_int_equal(l.gicr_base, RAM_BASE - MiB(8));
+	assert_int_equal(l.gicr_size, 0x40000); /* what the FDT names: two vCPUs */
+	assert_int_equal(l.gicd_base, RAM_BASE - MiB(8) - 0x10000);
+	assert_true(l.gicd_base + l.gicd_size <= l.gicr_base);
+
+	/* A region smaller than the vCPUs need reserves what they need. */
+	g.redist_region_size = 0x20000;
+	assert_int_equal(layout_init(&l, MiB(512), 4, &g, &e), 0);
+	assert_int_equal(l.gicr_reserved, 0x80000);
+	assert_int_equal(l.gicr_base + l.gicr_reserved, RAM_BASE);
+
+	/* KVM reports none: the region is exactly the vCPUs' frames, as before. */
+	assert_int_equal(layout_init(&l, MiB(512), 4, &hvf_gic, &e), 0);
+	assert_int_equal(l.gicr_reserved, l.gicr_size);
+	assert_int_equal(l.gicr_base, RAM_BASE - 0x80000);
+
+	/* A region that cannot fit below RAM is refused, not wrapped. */
+	g.redist_region_size = RAM_BASE;
+	assert_int_equal(layout_init(&l, MiB(512), 1, &g, &e), -ERANGE);
+	g.redist_region_size = UINT64_MAX;
+	assert_int_equal(layout_init(&l, MiB(512), 1, &g, &e), -ERANGE);
+}
+
 static void test_gic_alignment(void **state)
 {
 	struct gic_geometry g = hvf_gic;
@@ -258,6 +295,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_gic_below_ram),
+		cmocka_unit_test(test_gic_reserves_hypervisor_region),
 		cmocka_unit_test(test_gic_alignment),
 		cmocka_unit_test(test_gic_bad_geometry),
 		cmocka_unit_test(test_gic_clear_of_devices),

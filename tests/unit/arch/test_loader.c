@@ -36,6 +36,8 @@ struct fixture {
 	char path[128];
 	unsigned warnings;
 	char last_warning[1024];
+	unsigned notes; /* info lines */
+	char last_note[1024];
 	bool ram_mapped; /* RAM from mmap, as the VMM has it (kernel_load_mapped needs that) */
 };
 
@@ -43,6 +45,10 @@ static void log_record(enum log_level level, const char *line, void *opaque)
 {
 	struct fixture *f = opaque;
 
+	if (level == LOG_INFO) {
+		f->notes++;
+		snprintf(f->last_note, sizeof(f->last_note), "%s", line);
+	}
 	if (level != LOG_WARN)
 		return;
 	f->warnings++;
@@ -325,12 +331,14 @@ static void test_bad_images(void **state)
 		 "%s: truncated (63 bytes, shorter than the 64-byte arm64 Image header)", f->path);
 	assert_string_equal(e.msg, want);
 
-	/* Wrong magic: an x86 bzImage or anything else. */
+	/* A PE file without the arm64 magic: an EFI application, an x86 bzImage, a damaged Image. */
 	img[56] = 'X';
 	file_write(f->path, img, 4096);
 	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), -ENOEXEC);
-	snprintf(want, sizeof(want), "%s: not an arm64 Image (bad magic at offset 56)", f->path);
+	snprintf(want, sizeof(want),
+		 "%s: a PE/EFI file, not an arm64 Image (bad magic at offset 56)", f->path);
 	assert_string_equal(e.msg, want);
+	assert_int_equal(f->notes, 0);
 
 	/* Big-endian kernel: flags bit 0. */
 	img[56] = 'A';
@@ -341,6 +349,176 @@ static void test_bad_images(void **state)
 	assert_non_null(strstr(e.msg, f->path));
 	assert_true(ram_is(f, RAM_BASE, SENTINEL, 4096));
 	free(img);
+}
+
+static uint64_t page_size(void);
+
+/* A raw program: bytes that depend on their offset, and not "MZ" at the start. */
+static uint8_t *raw_make(size_t len)
+{
+	uint8_t *b = malloc(len ? len : 1);
+
+	assert_non_null(b);
+	for (size_t i = 0; i < len; i++)
+		b[i] = (uint8_t)(i * 11 + (i >> 8) * 5 + 3);
+	return b;
+}
+
+/*
+ * No arm64 magic: loaded raw at RAM + 0x80000 (QEMU's and kvmtool's place), entered at its first
+ * byte, its footprint its length, with one note; nothing else in RAM is written.
+ */
+static void test_raw_image(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 5000;
+	uint8_t *raw = raw_make(len);
+	struct kernel_image k;
+	struct errbuf e;
+	char want[512];
+
+	file_write(f->path, raw, len);
+	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), 0);
+	assert_true(k.raw);
+	assert_false(k.gzip);
+	assert_int_equal(k.entry, RAM_BASE + 0x80000);
+	assert_int_equal(k.text_offset, 0x80000);
+	assert_int_equal(k.file_bytes, len);
+	assert_int_equal(k.image_size, len);
+	assert_memory_equal(ram_at(f, k.entry), raw, len);
+	assert_true(ram_is(f, RAM_BASE, SENTINEL, 0x80000));
+	assert_true(ram_is(f, k.entry + len, SENTINEL, 4096));
+	assert_int_equal(f->warnings, 0);
+	assert_int_equal(f->notes, 1);
+	snprintf(want, sizeof(want),
+		 "%s: no arm64 Image header: loaded raw at 0x40080000, entered at its first byte",
+		 f->path);
+	assert_string_equal(f->last_note, want);
+
+	/* A magic-less Image header is raw too: nothing of it is believed. */
+	free(raw);
+	raw = image_make(len, 0x200000, MiB(8), DEBIAN_FLAGS);
+	raw[0] = 0x14; /* a branch, not "MZ" */
+	raw[1] = 0;
+	raw[57] = 'X';
+	assert_int_equal(kernel_load_buf(raw, len, "buf", &f->ram, ram_end(f), &k, &e), 0);
+	assert_true(k.raw);
+	assert_int_equal(k.entry, RAM_BASE + 0x80000);
+	assert_int_equal(k.image_size, len);
+	assert_int_equal(f->notes, 2);
+	assert_non_null(strstr(f->last_note, "buf: no arm64 Image header"));
+	free(raw);
+}
+
+/* A bare-metal program can be a few instructions: shorter than an Image header is fine. */
+static void test_raw_tiny(void **state)
+{
+	struct fixture *f = *state;
+	/* movz w0, #8; movk w0, #0x8400, lsl #16; hvc #0: PSCI SYSTEM_OFF */
+	static const uint8_t prog[] = { 0x00, 0x01, 0x80, 0x52, 0x00, 0x80,
+					0xb0, 0x72, 0x02, 0x00, 0x00, 0xd4 };
+	struct kernel_image k;
+	struct errbuf e;
+
+	file_write(f->path, prog, sizeof(prog));
+	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), 0);
+	assert_true(k.raw);
+	assert_int_equal(k.entry, RAM_BASE + 0x80000);
+	assert_int_equal(k.image_size, sizeof(prog));
+	assert_memory_equal(ram_at(f, k.entry), prog, sizeof(prog));
+	assert_true(ram_is(f, k.entry + sizeof(prog), SENTINEL, 64));
+
+	/* One byte is still a program; none is not (file and buffer alike). */
+	file_write(f->path, prog, 1);
+	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), 0);
+	assert_int_equal(k.file_bytes, 1);
+	assert_int_equal(kernel_load_buf(prog, 0, "buf", &f->ram, ram_end(f), &k, &e), -ENOEXEC);
+	assert_string_equal(e.msg, "buf: empty");
+}
+
+/* The size checks of an Image apply: a raw image must end below the limit (DTB or initrd). */
+static void test_raw_too_large(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t limit = RAM_BASE + MiB(4);
+	size_t fits = (size_t)(MiB(4) - 0x80000);
+	uint8_t *raw = raw_make(fits + 1);
+	struct kernel_image k = { 0 };
+	struct errbuf e;
+
+	file_write(f->path, raw, fits);
+	assert_int_equal(kernel_load(f->path, &f->ram, limit, &k, &e), 0);
+	assert_int_equal(k.image_size, fits);
+	memset(f->ram.host, SENTINEL, RAM_SIZE);
+
+	file_write(f->path, raw, fits + 1);
+	assert_int_equal(kernel_load(f->path, &f->ram, limit, &k, &e), -E2BIG);
+	assert_non_null(strstr(e.msg, f->path));
+	assert_non_null(strstr(e.msg, "kernel needs 3.5 MiB at offset 0x80000"));
+	assert_non_null(strstr(e.msg, "below 0x40400000"));
+	assert_true(ram_is(f, RAM_BASE, SENTINEL, MiB(4)));
+	assert_int_equal(kernel_load_mapped(f->path, &f->ram, limit, 4096, &k, &e), -E2BIG);
+	assert_int_equal(kernel_load_buf(raw, fits + 1, "buf", &f->ram, limit, &k, &e), -E2BIG);
+	assert_int_equal(f->notes, 1);
+	free(raw);
+}
+
+/*
+ * QEMU gunzips any kernel file before looking for the magic (arm_load_aarch64_image), so a
+ * gzipped raw image is loaded raw, decompressed; a gzip stream of nothing is refused.
+ */
+static void test_raw_gzip(void **state)
+{
+	struct fixture *f = *state;
+	size_t len = 200000, zlen;
+	uint8_t *raw = raw_make(len), *gz = gzip_make(raw, len, &zlen);
+	struct kernel_image k;
+	struct errbuf e;
+
+	file_write(f->path, gz, zlen);
+	assert_int_equal(kernel_load(f->path, &f->ram, ram_end(f), &k, &e), 0);
+	assert_true(k.raw);
+	assert_true(k.gzip);
+	assert_int_equal(k.entry, RAM_BASE + 0x80000);
+	assert_int_equal(k.file_bytes, len);
+	assert_int_equal(k.image_size, len);
+	assert_memory_equal(ram_at(f, k.entry), raw, len);
+	assert_true(ram_is(f, RAM_BASE, SENTINEL, 0x80000));
+	assert_int_equal(f->notes, 1);
+
+	/* Bounded like an Image.gz: the decompressed program must fit below the limit. */
+	assert_int_equal(kernel_load_buf(gz, zlen, "raw.gz", &f->ram, RAM_BASE + 0x80000 + len - 1,
+					 &k, &e),
+			 -E2BIG);
+	assert_non_null(strstr(e.msg, "raw.gz: decompressed kernel is larger"));
+	free(gz);
+
+	gz = gzip_make(raw, 0, &zlen);
+	assert_int_equal(kernel_load_buf(gz, zlen, "empty.gz", &f->ram, ram_end(f), &k, &e),
+			 -ENOEXEC);
+	assert_string_equal(e.msg, "empty.gz: the gzip data is empty");
+	free(gz);
+	free(raw);
+}
+
+/* Mapping applies to a raw image as to an Image: 0x80000 is page aligned. */
+static void test_raw_mapped(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t page = page_size();
+	size_t len = 2 * page + 5;
+	uint8_t *raw = raw_make(len);
+	struct kernel_image k;
+	struct errbuf e;
+
+	file_write(f->path, raw, len);
+	assert_int_equal(kernel_load_mapped(f->path, &f->ram, ram_end(f), page, &k, &e), 0);
+	assert_true(k.raw);
+	assert_int_equal(k.entry, RAM_BASE + 0x80000);
+	assert_int_equal(k.mapped_bytes, 3 * page);
+	assert_memory_equal(ram_at(f, k.entry), raw, len);
+	assert_true(ram_is(f, RAM_BASE, SENTINEL, 0x80000));
+	free(raw);
 }
 
 static void put32(uint8_t *p, uint32_t v)
@@ -718,6 +896,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_too_large_for_ram, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_images, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_pe_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_image, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_tiny, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_too_large, setup_mapped, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_gzip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_raw_mapped, setup_mapped, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gzip_text_offset, setup, teardown),

@@ -3,10 +3,12 @@
  * virtio-blk on a real temporary image, driven through the test-side driver: data compared
  * byte for byte with the file, read-only images, range checks, malformed requests, image locks
  * and open errors, discard/write-zeroes, deep queues, batches mixing I/O with flushes, an image
- * that shrinks, and a reset while the worker is busy. meson runs it twice: with the workers'
+ * that shrinks, a reset while the worker is busy, the SEG_MAX / SIZE_MAX limits, and how long a
+ * stop takes with a hostile queue (issue 11). meson runs it twice: with the workers'
  * io_uring where the kernel has one, and with IGNITION_NO_IO_URING (one preadv/pwritev each).
  */
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -19,6 +21,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifdef __linux__
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#endif
+
 #include <cmocka.h>
 
 #include "devices/virtio/blk.h"
@@ -30,6 +41,8 @@
 #define RAM_SIZE (16 * SZ_1M)
 #define IMG_SIZE (4 * SZ_1M)
 #define CAPACITY (IMG_SIZE / 512)
+/* issue 11's image: 1 GiB, sparse */
+#define BIG_IMG_SIZE SZ_1G
 #define WANT                                                                        \
 	(VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX) |     \
 	 VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC) | VIRTIO_BIT(VIRTIO_BLK_F_FLUSH) | \
@@ -76,13 +89,25 @@ static struct virtio_mmio *blk_open(struct fixture *f, bool ro, struct errbuf *e
 	return virtio_blk_create(&p, &f->d.gm, &f->d.irq, e);
 }
 
-static int setup_with(void **state, bool ro)
+/* A sparse image: nothing is written until the guest writes. */
+static void image_create_sparse(struct fixture *f, uint64_t size)
+{
+	snprintf(f->path, sizeof(f->path), "/tmp/ignition-blk-XXXXXX");
+	f->fd = mkstemp(f->path);
+	assert_true(f->fd >= 0);
+	assert_int_equal(ftruncate(f->fd, (off_t)size), 0);
+}
+
+static int setup_image(void **state, bool ro, uint64_t sparse_size)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 	struct errbuf e;
 
 	assert_non_null(f);
-	image_create(f, IMG_SIZE);
+	if (sparse_size)
+		image_create_sparse(f, sparse_size);
+	else
+		image_create(f, IMG_SIZE);
 	assert_int_equal(vdrv_init(&f->d, RAM_SIZE), 0);
 	f->d.vm = blk_open(f, ro, &e);
 	if (!f->d.vm)
@@ -95,12 +120,17 @@ static int setup_with(void **state, bool ro)
 
 static int setup(void **state)
 {
-	return setup_with(state, false);
+	return setup_image(state, false, 0);
 }
 
 static int setup_ro(void **state)
 {
-	return setup_with(state, true);
+	return setup_image(state, true, 0);
+}
+
+static int setup_big(void **state)
+{
+	return setup_image(state, false, BIG_IMG_SIZE);
 }
 
 static int teardown(void **state)
@@ -739,11 +769,15 @@ static void test_reset_during_io(void **state)
 
 		assert_int_equal(vdrv_start(d, WANT, 256), 0);
 		for (int i = 0; i < 8; i++) {
-			struct vdrv_buf b = { .gpa = f->buf + (uint64_t)i * 512 * 1024,
-					      .len = 512 * 1024,
-					      .write = true };
+			/* 512 KiB each, in segments of SIZE_MAX as a guest sends them */
+			uint64_t gpa = f->buf + (uint64_t)i * 512 * 1024;
+			struct vdrv_buf b[4];
 
-			assert_true(vdrv_blk_submit(d, VIRTIO_BLK_T_IN, 0, &b, 1, false) >= 0);
+			for (int k = 0; k < 4; k++)
+				b[k] = (struct vdrv_buf){ .gpa = gpa + (uint64_t)k * 128 * 1024,
+							  .len = 128 * 1024,
+							  .write = true };
+			assert_true(vdrv_blk_submit(d, VIRTIO_BLK_T_IN, 0, b, 4, false) >= 0);
 		}
 		vdrv_notify(d, 0);
 		nanosleep(&ts, NULL);
@@ -799,7 +833,361 @@ static void test_shutdown(void **state)
 	vdrv_write(&f->d, VIRTIO_MMIO_STATUS, 0);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+/* Where a refused or abandoned request would have written: still a hole in a sparse image. */
+static const uint8_t zeroes[4 * SZ_1M];
+
+static uint32_t config_le32(struct vdrv *d, unsigned off)
+{
+	return vdrv_read(d, VIRTIO_MMIO_CONFIG + off);
+}
+
+/* Writes the guest was told had completed, the first one flushed: what any stop must keep. */
+#define MARK1_OFF (512 * SZ_1M)
+#define MARK2_OFF (700 * SZ_1M)
+
+static void markers_write(struct fixture *f, uint64_t gpa)
+{
+	uint8_t *p = vdrv_ptr(&f->d, gpa);
+	uint32_t used;
+
+	memset(p, 0xc3, SZ_64K);
+	memset(p + SZ_64K, 0x3c, 4096);
+	assert_int_equal(blk_req(f, VIRTIO_BLK_T_OUT, MARK1_OFF / 512, gpa, SZ_64K, false, &used),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(vdrv_blk_sync(&f->d, VIRTIO_BLK_T_FLUSH, 0, NULL, 0, &used),
+			 VIRTIO_BLK_S_OK);
+	assert_int_equal(blk_req(f, VIRTIO_BLK_T_OUT, MARK2_OFF / 512, gpa + SZ_64K, 4096, false,
+				 &used),
+			 VIRTIO_BLK_S_OK);
+}
+
+static void markers_expect(struct fixture *f, uint64_t gpa)
+{
+	uint8_t *p = vdrv_ptr(&f->d, gpa);
+
+	memset(p, 0xc3, SZ_64K);
+	memset(p + SZ_64K, 0x3c, 4096);
+	expect_file(f, MARK1_OFF, p, SZ_64K);
+	expect_file(f, MARK2_OFF, p + SZ_64K, 4096);
+}
+
+/* virtio_mmio_shutdown, as SIGTERM, power-off and Ctrl-A x reach it: milliseconds. */
+static double timed_shutdown(struct fixture *f)
+{
+	struct timespec t0, t1;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	virtio_mmio_shutdown(f->d.vm);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	return (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+}
+
+/*
+ * Issue 11's attack: 16 indirect writes of 254 descriptors, each descriptor the same 4 MiB
+ * buffer, queued against a 1 GiB sparse image: 16 GiB to write, for which stopping used to wait
+ * (3.4-4.0 s). Every descriptor is over SIZE_MAX, so each is refused with IOERR and writes
+ * nothing; the stop takes milliseconds, and the writes completed before it are on the disk.
+ */
+static void test_stop_attack(void **state)
+{
+	struct fixture *f = *state;
+	struct vdrv *d = &f->d;
+	uint64_t marks = vdrv_alloc(d, 2 * SZ_64K, 4096);
+	static struct vdrv_buf bufs[254];
+	uint32_t id, len;
+	unsigned answered = 0;
+	double ms;
+
+	markers_write(f, marks);
+	memset(vdrv_ptr(d, f->buf), 0x5a, 4 * SZ_1M);
+	for (unsigned i = 0; i < ARRAY_SIZE(bufs); i++)
+		bufs[i] = (struct vdrv_buf){ .gpa = f->buf, .len = 4 * SZ_1M };
+	for (int k = 0; k < 16; k++)
+		assert_true(vdrv_blk_submit(d, VIRTIO_BLK_T_OUT, 0, bufs, 254, true) >= 0);
+	vdrv_notify(d, 0);
+	usleep(20000); /* the worker has taken them */
+	ms = timed_shutdown(f);
+	print_message("stop with 16 x 254 x 4 MiB writes queued: %.1f ms\n", ms);
+	assert_true(ms < 500);
+	markers_expect(f, marks);
+	while (vdrv_get_used(d, 0, &id, &len)) {
+		assert_int_equal(vdrv_blk_status(d, (uint16_t)id), VIRTIO_BLK_S_IOERR);
+		assert_int_equal(len, 1);
+		answered++;
+	}
+	print_message("attack requests answered (IOERR) before the stop: %u of 16\n", answered);
+	/* refused, not half done: the image where they aimed is still a hole */
+	expect_file(f, 0, zeroes, sizeof(zeroes));
+}
+
+/*
+ * The same flood within the advertised limits: every ring slot holds a write of SEG_MAX
+ * segments of SIZE_MAX bytes, all one buffer (8 GiB queued). The stop cuts the queue after
+ * the chunk in progress; every write answered before it is in the image, and so is what was
+ * written and flushed before.
+ */
+static void test_stop_flood(void **state)
+{
+	struct fixture *f = *state;
+	struct vdrv *d = &f->d;
+	uint64_t marks = vdrv_alloc(d, 2 * SZ_64K, 4096);
+	uint32_t size_max = config_le32(d, VIRTIO_BLK_CFG_SIZE_MAX);
+	uint32_t seg_max = config_le32(d, VIRTIO_BLK_CFG_SEG_MAX);
+	static struct vdrv_buf bufs[VDRV_QUEUE_MAX];
+	uint8_t *p = vdrv_ptr(d, f->buf);
+	unsigned queued = 0, ok = 0, answered = 0;
+	uint32_t id, len;
+	double ms;
+
+	assert_true(vdrv_device_features(d) & VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX));
+	assert_true(size_max >= 4096 && size_max <= 4 * SZ_1M && size_max % 512 == 0);
+	assert_true(seg_max >= 1 && seg_max <= VDRV_QUEUE_MAX - 2);
+	markers_write(f, marks);
+	for (uint32_t i = 0; i < size_max; i++)
+		p[i] = (uint8_t)(i * 31 + 7);
+	for (unsigned i = 0; i < seg_max; i++)
+		bufs[i] = (struct vdrv_buf){ .gpa = f->buf, .len = size_max };
+	while (vdrv_blk_submit(d, VIRTIO_BLK_T_OUT, 0, bufs, seg_max, true) >= 0)
+		queued++;
+	vdrv_notify(d, 0);
+	/* Once one has completed the worker is in the middle of the rest. */
+	assert_int_equal(vdrv_wait_used(d, 0, &id, &len, 5000), 0);
+	ok += vdrv_blk_status(d, (uint16_t)id) == VIRTIO_BLK_S_OK;
+	answered++;
+	ms = timed_shutdown(f);
+	while (vdrv_get_used(d, 0, &id, &len)) {
+		ok += vdrv_blk_status(d, (uint16_t)id) == VIRTIO_BLK_S_OK;
+		answered++;
+	}
+	print_message("stop with %u writes of %u x %u bytes queued: %.1f ms (%u answered, %u OK)\n",
+		      queued, seg_max, size_max, ms, answered, ok);
+	assert_true(ms < 500);
+	assert_int_equal(ok, answered);
+	assert_true(answered < queued);
+	markers_expect(f, marks);
+	for (uint64_t off = 0; off < (uint64_t)seg_max * size_max; off += size_max)
+		expect_file(f, off, p, size_max);
+}
+
+/*
+ * One request of nsegs payload segments of seg_len bytes, all aliasing one buffer at area + 64,
+ * through an indirect table, waited for: the status (or -1 on a timeout). With merge, the first
+ * payload segment shares the header's descriptor (a write) or the last one the status byte's
+ * (a read), as VIRTIO_F_ANY_LAYOUT allows: SEG_MAX + 1 segments then still fit the queue.
+ */
+static int req_segs(struct fixture *f, uint64_t area, uint32_t type, uint64_t sector,
+		    uint32_t seg_len, unsigned nsegs, bool merge, uint32_t *used)
+{
+	static struct vdrv_buf b[VDRV_QUEUE_MAX + 2];
+	struct vdrv *d = &f->d;
+	uint64_t hdr = area, data = area + 64, st = data + seg_len;
+	bool in = type == VIRTIO_BLK_T_IN;
+	unsigned n = 0;
+	uint32_t id;
+
+	put_le32(vdrv_ptr(d, hdr), type);
+	put_le32((uint8_t *)vdrv_ptr(d, hdr) + 4, 0);
+	put_le64((uint8_t *)vdrv_ptr(d, hdr) + 8, sector);
+	if (merge && !in) {
+		/* the payload right after the header, in its descriptor */
+		data = hdr + VIRTIO_BLK_HDR_BYTES;
+		st = data + seg_len;
+		b[n++] = (struct vdrv_buf){ .gpa = hdr, .len = VIRTIO_BLK_HDR_BYTES + seg_len };
+		nsegs--;
+	} else {
+		b[n++] = (struct vdrv_buf){ .gpa = hdr, .len = VIRTIO_BLK_HDR_BYTES };
+	}
+	for (unsigned i = 0; i < nsegs - (merge && in); i++)
+		b[n++] = (struct vdrv_buf){ .gpa = data, .len = seg_len, .write = in };
+	if (merge && in)
+		b[n++] = (struct vdrv_buf){ .gpa = data, .len = seg_len + 1, .write = true };
+	else
+		b[n++] = (struct vdrv_buf){ .gpa = st, .len = 1, .write = true };
+	*(uint8_t *)vdrv_ptr(d, st) = 0xee;
+	if (vdrv_submit(d, 0, b, n, true) < 0)
+		return -1;
+	vdrv_notify(d, 0);
+	if (vdrv_wait_used(d, 0, &id, used, 5000))
+		return -1;
+	return *(uint8_t *)vdrv_ptr(d, st);
+}
+
+/*
+ * SIZE_MAX and SEG_MAX are offered. A request at them works, however its header and status
+ * share descriptors; one beyond either (a segment too long, a segment too many, and so more
+ * bytes than SEG_MAX x SIZE_MAX, the cap on a request) is answered with IOERR, touches neither
+ * the image nor guest memory, and leaves the device working.
+ */
+static void test_request_limits(void **state)
+{
+	struct fixture *f = *state;
+	struct vdrv *d = &f->d;
+	uint64_t feat = vdrv_device_features(d);
+	uint32_t size_max = config_le32(d, VIRTIO_BLK_CFG_SIZE_MAX);
+	uint32_t seg_max = config_le32(d, VIRTIO_BLK_CFG_SEG_MAX);
+	uint64_t cap = (uint64_t)seg_max * size_max, bad_sector = 256 * SZ_1M / 512;
+	uint64_t area = vdrv_alloc(d, size_max + 8192, 4096);
+	const struct {
+		uint32_t seg_len;
+		unsigned nsegs;
+		bool merge;
+	} bad[] = {
+		{ size_max + 512, 1, false }, /* one segment over SIZE_MAX */
+		{ size_max + 512, 2, true },
+		{ 512, seg_max + 1, true }, /* one segment over SEG_MAX */
+		{ size_max, seg_max + 1, true }, /* and SIZE_MAX bytes over the cap */
+	};
+	uint32_t used;
+
+	assert_true(feat & VIRTIO_BIT(VIRTIO_BLK_F_SIZE_MAX));
+	assert_true(feat & VIRTIO_BIT(VIRTIO_BLK_F_SEG_MAX));
+	/* at least a 64 KiB page: Linux refuses a smaller max_segment_size */
+	assert_true(size_max >= SZ_64K && size_max % 4096 == 0 && size_max <= SZ_1M);
+	assert_true(seg_max >= 1 && seg_max + 2 <= VDRV_QUEUE_MAX);
+	print_message("size_max %u, seg_max %u: at most %llu bytes a request\n", size_max, seg_max,
+		      (unsigned long long)cap);
+
+	for (int merge = 0; merge < 2; merge++) {
+		uint8_t *p = vdrv_ptr(d, area + (merge ? VIRTIO_BLK_HDR_BYTES : 64));
+
+		memset(p, 0x6b + merge, size_max);
+		assert_int_equal(req_segs(f, area, VIRTIO_BLK_T_OUT, 0, size_max, seg_max, merge,
+					  &used),
+				 VIRTIO_BLK_S_OK);
+		assert_int_equal(used, 1);
+		for (uint64_t off = 0; off < cap; off += size_max)
+			expect_file(f, off, p, size_max);
+		p = vdrv_ptr(d, area + 64);
+		memset(p, 0, size_max);
+		assert_int_equal(req_segs(f, area, VIRTIO_BLK_T_IN, 0, size_max, seg_max, merge,
+					  &used),
+				 VIRTIO_BLK_S_OK);
+		assert_int_equal(used, cap + 1);
+		for (uint32_t i = 0; i < size_max; i++)
+			assert_int_equal(p[i], 0x6b + merge);
+	}
+
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		uint8_t *p = vdrv_ptr(d, area + 64);
+
+		assert_int_equal(req_segs(f, area, VIRTIO_BLK_T_OUT, bad_sector, bad[i].seg_len,
+					  bad[i].nsegs, bad[i].merge, &used),
+				 VIRTIO_BLK_S_IOERR);
+		assert_int_equal(used, 1);
+		/* a hole stays a hole */
+		expect_file(f, bad_sector * 512, zeroes, sizeof(zeroes));
+		memset(p, 0x77, bad[i].seg_len);
+		assert_int_equal(req_segs(f, area, VIRTIO_BLK_T_IN, 0, bad[i].seg_len, bad[i].nsegs,
+					  bad[i].merge, &used),
+				 VIRTIO_BLK_S_IOERR);
+		assert_int_equal(used, 1);
+		for (uint32_t k = 0; k < bad[i].seg_len; k++)
+			if (p[k] != 0x77)
+				fail_msg("refused read %zu wrote guest byte %u", i, k);
+	}
+	assert_false(vdrv_status(d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	assert_int_equal(blk_req(f, VIRTIO_BLK_T_IN, 0, f->buf, 4096, true, &used),
+			 VIRTIO_BLK_S_OK);
+}
+
+#ifdef __linux__
+struct stopper {
+	struct virtio_mmio *vm;
+	pthread_t thread;
+};
+
+static void *stopper_run(void *opaque)
+{
+	struct stopper *st = opaque;
+
+	virtio_mmio_shutdown(st->vm);
+	return NULL;
+}
+
+/* A userfaultfd on one page of guest RAM (emptied first): the device's copy waits in it. */
+static int uffd_trap(void *page)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)page, .len = 4096 },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+	int fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (ioctl(fd, UFFDIO_API, &api) || madvise(page, 4096, MADV_DONTNEED) ||
+	    ioctl(fd, UFFDIO_REGISTER, &reg)) {
+		int r = -errno;
+
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+/*
+ * A stop arrives while a worker is inside a 3 MiB write, its second 1 MiB chunk held on a
+ * guest page that faults (a userfaultfd) until the test lets it go after the stop: the chunk in
+ * progress completes, the third never starts, and the request is not answered.
+ */
+static void test_stop_between_chunks(void **state)
+{
+	struct fixture *f = *state;
+	struct vdrv *d = &f->d;
+	uint64_t area = vdrv_alloc(d, 3 * SZ_1M, 4096);
+	uint8_t *p = vdrv_ptr(d, area), page[4096];
+	struct vdrv_buf b[24];
+	struct stopper st = { .vm = d->vm };
+	struct pollfd pfd = { .events = POLLIN };
+	struct uffd_msg msg;
+	struct uffdio_copy copy;
+	int fd, pr, cr;
+	bool got;
+
+	for (int c = 0; c < 3; c++)
+		memset(p + c * SZ_1M, 0xa1 + 0x11 * c, SZ_1M);
+	for (int i = 0; i < 24; i++)
+		b[i] = (struct vdrv_buf){ .gpa = area + (uint64_t)i * 128 * 1024,
+					  .len = 128 * 1024 };
+	fd = uffd_trap(p + SZ_1M);
+	if (fd < 0) {
+		print_message("no userfaultfd here (%s): skipped\n", strerror(-fd));
+		skip();
+	}
+	assert_true(vdrv_blk_submit(d, VIRTIO_BLK_T_OUT, 0, b, 24, true) >= 0);
+	vdrv_notify(d, 0);
+	/* The worker has written the first chunk and waits in the second. */
+	pfd.fd = fd;
+	got = poll(&pfd, 1, 5000) == 1 && read(fd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg) &&
+	      msg.event == UFFD_EVENT_PAGEFAULT;
+	pr = got ? pthread_create(&st.thread, NULL, stopper_run, &st) : -1;
+	usleep(100000); /* the stop is requested; its join waits for the worker */
+	memset(page, 0xb2, sizeof(page));
+	copy = (struct uffdio_copy){ .dst = (uintptr_t)(p + SZ_1M),
+				     .src = (uintptr_t)page,
+				     .len = sizeof(page) };
+	cr = ioctl(fd, UFFDIO_COPY, &copy);
+	/* No assertion before this: a worker left waiting would hang the teardown. */
+	close(fd);
+	if (!pr)
+		pthread_join(st.thread, NULL);
+	assert_true(got);
+	assert_int_equal(pr, 0);
+	assert_int_equal(cr, 0);
+	assert_int_equal(vdrv_used_idx(d, 0), 0);
+	expect_file(f, 0, p, 2 * SZ_1M);
+	expect_file(f, 2 * SZ_1M, zeroes, SZ_1M);
+}
+#else
+static void test_stop_between_chunks(void **state)
+{
+	skip();
+}
+#endif
+
+#define T(fn)	  cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T_BIG(fn) cmocka_unit_test_setup_teardown(fn, setup_big, teardown)
 
 int main(void)
 {
@@ -823,6 +1211,10 @@ int main(void)
 		T(test_image_shrinks),
 		T(test_reset_during_io),
 		T(test_shutdown),
+		T_BIG(test_request_limits),
+		T_BIG(test_stop_attack),
+		T_BIG(test_stop_flood),
+		T_BIG(test_stop_between_chunks),
 	};
 
 	log_set_level(LOG_ERROR);
