@@ -19,7 +19,8 @@
 #include "util/evloop.h"
 #include "util/thread.h"
 
-#define EVLOOP_MAX_HOOKS 4
+/* One per user-mode NIC (libslirp), up to MAX_NETS, and a few more. */
+#define EVLOOP_MAX_HOOKS 12
 #define EVLOOP_BATCH	 64
 
 struct ev_handler {

@@ -34,7 +34,12 @@ const char *options_keep(const char *s, struct errbuf *e)
 int options_finish(struct vm_config *cfg, struct errbuf *e)
 {
 	/* Like QEMU and kvmtool: a guest gets user-mode networking unless told otherwise. */
-	if (!cfg->net_given)
-		return options_parse_net("user", cfg, e);
+	if (!cfg->net_given) {
+		int r = options_parse_net("user", cfg, e);
+
+		/* The default NIC was not asked for: a build without libslirp leaves it out. */
+		cfg->net_given = false;
+		return r;
+	}
 	return 0;
 }

@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "arch/aarch64/fdt.h"
+#include "build_config.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
 #include "util/log.h"
 #include "util/random.h"
@@ -183,8 +185,48 @@ static struct virtio_mmio *rng_create(struct vm *vm, unsigned index, struct irq_
 	return virtio_rng_create(&vm->gm, irq, e);
 }
 
+/*
+ * Without libslirp the implicit user-mode NIC is left out (an explicit --net user says why it
+ * cannot be), so such a build still boots with no --net at all.
+ */
+static unsigned net_count(const struct vm_config *cfg)
+{
+	return HAVE_SLIRP || cfg->net_given ? cfg->nr_nets : 0;
+}
+
+static struct virtio_mmio *net_create(struct vm *vm, unsigned index, struct irq_line *irq,
+				      struct errbuf *e)
+{
+	const struct net_config *nc = &vm->cfg->nets[index];
+	struct virtio_net_params p = { .index = index };
+	struct evloop *loop = vm_evloop(vm, e);
+	struct net_backend *b;
+	struct virtio_net *n;
+
+	if (!loop || net_backend_open(nc, index, loop, &b, e) < 0)
+		return NULL;
+	memcpy(p.mac, nc->mac, sizeof(p.mac));
+	n = virtio_net_create(&p, b, loop, &vm->gm, irq, e);
+	return n ? virtio_net_mmio(n) : NULL;
+}
+
+static int net_sandbox(const struct vm_config *cfg, unsigned index, struct sandbox_rules *rules)
+{
+	int r;
+
+	/* Once per kind of backend: the list has room for a few dozen names, not one per NIC. */
+	for (unsigned i = 0; i < index; i++)
+		if (cfg->nets[i].mode == cfg->nets[index].mode)
+			return 0;
+	r = sandbox_allow_syscalls(rules, net_backend_syscalls(cfg->nets[index].mode));
+	if (r == 0)
+		r = sandbox_allow_ioctls(rules, net_backend_ioctls(cfg->nets[index].mode));
+	return r;
+}
+
 static const struct vm_device_kind vm_device_kinds[] = {
 	{ .name = "virtio-blk", .count = blk_count, .create = blk_create },
+	{ .name = "virtio-net", .count = net_count, .create = net_create, .sandbox = net_sandbox },
 	{ .name = "virtio-rng", .count = rng_count, .create = rng_create },
 };
 

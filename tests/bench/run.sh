@@ -10,6 +10,7 @@
 #   4 disk        x86: make bench-devices (device model vs raw I/O); rig: guest dd, ignition vs
 #                 qemu, and ignition with and without ioeventfd
 #   5 exits       x86: callgrind per MMIO exit through the real run loop  (tests/bench/exits.sh)
+#   6 network     rig: iperf3 both ways, ping, RSS; ignition vs qemu, same backend (net.sh)
 #
 # Environment: IGNITION (static arm64 build, default build-aarch64/ignition), BUILD_BENCH (x86
 # release build with the bench programs, default build-bench), BENCH_OUT (default
@@ -55,6 +56,9 @@ say "== set-up cost (x86, null backend)"
 say "== exits (x86, callgrind)"
 "$bench/exits.sh" "$BUILD_BENCH/tests/bench/bench_exits" "$exit_n" >>"$figures" ||
 	die "exit measurement failed"
+say "== network (rig: ignition vs qemu, same backends; tests/bench/net.sh)"
+[ -n "$smoke" ] && export BENCH_NET_RUNS=${BENCH_NET_RUNS:-1} BENCH_NET_SECS=${BENCH_NET_SECS:-3}
+"$bench/net.sh" >>"$figures" || die "the network measurement failed"
 say "== device model (make bench-devices)"
 "$bench/devices.sh" >"$out/devices.txt" || die "bench-devices failed"
 

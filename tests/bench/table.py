@@ -218,6 +218,26 @@ def exit_rows(t, f, devices_text):
               None, "≤ 500", v <= 500)
 
 
+def net_rows(t, f):
+    """Network (tests/bench/net.sh): ignition vs qemu with the same backend in the rig."""
+    def get(k):
+        return float(f[k]) if k in f else None
+    for net, name in (("user", "user (libslirp both)"), ("tap", "tap (qemu vhost=off)")):
+        if not any(k.startswith(f"net_{net}_") for k in f):
+            continue
+        for key, label, better_high in (("up_mbps", "TCP guest → host, Mbit/s", True),
+                                        ("down_mbps", "TCP host → guest, Mbit/s", True),
+                                        ("rtt_ms", "ping round trip median, ms", False)):
+            a, b = get(f"net_{net}_{key}_ignition"), get(f"net_{net}_{key}_qemu")
+            r = ratio(a, b)
+            goal = "≥ 1.00" if better_high else "≤ 1.00"
+            met = r is not None and (r >= 1.0 if better_high else r <= 1.0)
+            t.add(f"6 net {name}: {label}", a, b, r, goal, met, "qemu")
+        a, b = get(f"net_{net}_rss_kib_ignition"), get(f"net_{net}_rss_kib_qemu")
+        t.add(f"6 net {name}: RSS beyond guest RAM with the NIC, KiB", a, b, ratio(a, b),
+              "≤ 2048 KiB", a is not None and a <= 2048, "qemu")
+
+
 def main():
     f = load_figures(sys.argv[1])
     runs, dds = load_rig(sys.argv[2])
@@ -228,6 +248,7 @@ def main():
     setup_rows(t, f, runs)
     disk_rows(t, devices, dds)
     exit_rows(t, f, open(sys.argv[3]).read())
+    net_rows(t, f)
     print(t.render())
     met = sum(1 for g in t.goals if g)
     print(f"\ngoals met: {met} of {len(t.goals)}")

@@ -130,6 +130,26 @@ case_ net-hostfwd-port-range "hostfwd=tcp::70000-:22" $N --kernel "$W/Image" \
 case_ net-hostfwd-on-tap "hostfwd needs user" $N --kernel "$W/Image" \
 	--net tap=tap0,hostfwd=tcp::2222-:22
 case_ net-tap-no-name "--net tap" $N --kernel "$W/Image" --net tap
+case_ net-tap-missing "no such interface" $N --kernel "$W/Image" --net tap=ignnosuch0
+case_ net-stream-missing "cannot connect" $N --kernel "$W/Image" --net stream="$W/nope.sock"
+case_ net-dgram-missing "cannot reach the peer" $N --kernel "$W/Image" --net dgram="$W/nope.sock"
+# user networking's own checks need libslirp; a build without it says so instead
+if "$IGNITION" $N --kernel "$W/Image" --net user 2>&1 </dev/null | grep -q 'without libslirp'; then
+	case_ net-user-no-slirp "without libslirp" $N --kernel "$W/Image" --net user
+else
+case_ net-hostfwd-not-ipv4 "not an IPv4 address" $N --kernel "$W/Image" \
+	--net user,hostfwd=tcp:localhost:2222-:22
+# a host port someone else listens on
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen()
+print(s.getsockname()[1], flush=True); sys.stdout.close(); time.sleep(60)' >"$O/port" &
+PORTPID=$!
+for _ in 1 2 3 4 5 6 7 8 9 10; do [ -s "$O/port" ] && break; sleep 0.2; done
+case_ net-hostfwd-port-in-use "cannot listen there" $N --kernel "$W/Image" \
+	--net user,hostfwd=tcp:127.0.0.1:"$(cat "$O/port")"-:22
+kill $PORTPID 2>/dev/null
+wait $PORTPID 2>/dev/null
+fi
 case_ vsock-no-cid "cid=N is required" $N --kernel "$W/Image" --vsock socket="$W/v.sock"
 case_ vsock-cid-2 "--vsock cid=2" $N --kernel "$W/Image" --vsock cid=2,socket="$W/v.sock"
 case_ vsock-no-socket "socket=PATH is required" $N --kernel "$W/Image" --vsock cid=3

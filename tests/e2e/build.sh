@@ -81,16 +81,18 @@ install_busybox() {
 	done <"$bb_dir/applets"
 }
 
-# install_modules ROOT: the guest modules of modules.txt, in load order, listed in /etc/modules.
+# install_modules ROOT LIST...: the modules named in the LIST files, in load order, listed in
+# /etc/modules.
 install_modules() {
-	local m f
-	mkdir -p "$1/lib/modules" "$1/etc"
-	: >"$1/etc/modules"
+	local m f r=$1
+	shift
+	mkdir -p "$r/lib/modules" "$r/etc"
+	: >"$r/etc/modules"
 	while read -r m; do
 		f=$(modinfo -b "$kernel_dir" -k "$kver" -n "$m")
-		cp "$f" "$1/lib/modules/"
-		basename "$f" >>"$1/etc/modules"
-	done <"$e2e/guest/modules.txt"
+		cp "$f" "$r/lib/modules/"
+		basename "$f" >>"$r/etc/modules"
+	done < <(cat "$@")
 }
 
 # cpio_dir DIR: a newc archive of DIR on stdout, entries owned by root.
@@ -132,7 +134,7 @@ build_guest() {
 	# initramfs: busybox, the modules, /init (mount /dev/vda and switch_root, or be the system)
 	i=$tmp/initramfs
 	install_busybox "$i"
-	install_modules "$i"
+	install_modules "$i" "$e2e/guest/modules.txt"
 	mkdir -p "$i"/{dev,proc,sys,tmp,newroot,root}
 	mknod -m 600 "$i/dev/console" c 5 1 # the kernel opens it for /init before devtmpfs exists
 	install -m 755 "$e2e/guest/init" "$i/init"
@@ -148,7 +150,8 @@ build_guest() {
 	chmod 700 "$r/root"
 	chmod 1777 "$r/tmp"
 	cp -R "$e2e/guest/rootfs/." "$r/"
-	chmod 755 "$r"/etc/init.d/*
+	chmod 755 "$r"/etc/init.d/* "$r/usr/share/udhcpc/default.script"
+	ln -s ../run/resolv.conf "$r/etc/resolv.conf" # udhcpc writes it, also on a read-only root
 	: >"$tmp/rootfs.ext4"
 	mke2fs -q -F -t ext4 -L rootfs -E root_owner=0:0 -d "$r" "$tmp/rootfs.ext4" 64M
 	rm -rf "$r"
@@ -171,15 +174,52 @@ build_host() {
 	rm -rf "$tmp" && mkdir -p "$tmp"
 	h=$tmp/root
 	install_busybox "$h"
-	install_modules "$h"
+	# the guest's modules (the durability boots mount nothing, but virtio-blk finds the work disk)
+	# and the host's own (tun for the tap boot)
+	install_modules "$h" "$e2e/guest/modules.txt" "$e2e/host/modules.txt"
 	mkdir -p "$h"/{dev,proc,sys,tmp,run,mnt,work,tools,guest,root}
 	mknod -m 600 "$h/dev/console" c 5 1
 	cp "$kernel_dir/Image" "$kernel_dir/Image.gz" "$guest_dir/initramfs.cpio.gz" "$h/guest/"
 	cp "$badguest_dir/Image" "$h/guest/badguest.Image"
 	cp "$badguest_dir/raw.bin" "$h/guest/raw.bin"
+	cp -a "$net_dir/tree" "$h/net"
+	# passt, started as root, looks up "nobody" to drop to
+	mkdir -p "$h/net/etc"
+	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
+		>"$h/net/etc/passwd"
+	printf 'root:x:0:\nnogroup:x:65534:\n' >"$h/net/etc/group"
 	cpio_dir "$h" >"$tmp/base.cpio"
 	rm -rf "$h"
 	cache_commit "$tmp" "$host_dir" "$host_key"
+}
+
+# passt (for the --net stream boot) and iperf3 (for make bench) with their arm64 libraries, resolved
+# like qemu below and unpacked into one tree the host carries at /net. The host has no arm64 libc
+# of its own, so host/netbin runs them chrooted in that tree.
+net_pkgs="passt:arm64 iperf3:arm64"
+net_uris() {
+	[ -f "$cache/emptystatus" ] || : >"$cache/emptystatus"
+	apt-get "${apt_cache_opts[@]/pkgcache.bin/pkgcache-empty.bin}" install -qq --print-uris \
+		--no-install-recommends \
+		-o Dir::State::status="$cache/emptystatus" -o Debug::NoLocking=1 \
+		$net_pkgs | awk '$2 ~ /_arm64\.deb$/ { gsub("\047", "", $1); print $1, $2 }'
+}
+
+build_net() {
+	local tmp=$cache/net.tmp arch=$cache/debs/net f
+	rm -rf "$tmp" && mkdir -p "$tmp/tree" "$arch/partial"
+	chmod 777 "$arch" "$arch/partial"
+	say "downloading $net_pkgs and their libraries"
+	for f in $(echo "$net_list" | awk '{ print $2 }'); do
+		[ -s "$arch/$f" ] && continue
+		(cd "$arch" && apt-get download -q "$(echo "$f" | awk -F_ '{
+			gsub("%3a", ":", $2); print $1 ":arm64=" $2 }')" >>"$apt_log" 2>&1) ||
+			die "downloading $f failed (see $apt_log)"
+	done
+	for f in $(echo "$net_list" | awk '{ print $2 }'); do dpkg-deb -x "$arch/$f" "$tmp/tree"; done
+	# what the binaries need is libc, libssl, libsctp and libiperf: not the docs and locales
+	rm -rf "$tmp/tree/usr/share" "$tmp/tree/usr/lib/aarch64-linux-gnu/gconv"
+	cache_commit "$tmp" "$net_dir" "$net_key"
 }
 
 # Debian's arm64 qemu and its libraries, resolved by apt against an empty dpkg status (so nothing
@@ -240,12 +280,19 @@ badguest_cc=aarch64-linux-gnu-gcc
 command -v $badguest_cc >/dev/null || die "no $badguest_cc (scripts/deps.sh aarch64 installs it)"
 badguest_key=$(hash_str "$($badguest_cc --version | head -1) $self_hash" \
 	"$(cd "$e2e/badguest" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum)")
-host_key=$(hash_str "$guest_key $badguest_key $self_hash")
+net_dir=$cache/net
+net_list=$(net_uris)
+[ -n "$net_list" ] || { apt_refresh; net_list=$(net_uris); }
+[ -n "$net_list" ] || die "apt cannot resolve $net_pkgs"
+net_key=$(hash_str "$(echo "$net_list" | awk '{ print $2 }' | LC_ALL=C sort) $self_hash")
+host_key=$(hash_str "$guest_key $badguest_key $net_key $self_hash" \
+	"$(hash_files "$e2e/host/modules.txt")")
 
 cache_fresh "$kernel_dir" "$kernel_key" || { say "building kernel $kpkg $kver_deb"; build_kernel; }
 cache_fresh "$bb_dir" "$bb_key" || { say "building busybox $bb_ver"; build_busybox; }
 cache_fresh "$guest_dir" "$guest_key" || { say "building guest initramfs and rootfs"; build_guest; }
 cache_fresh "$badguest_dir" "$badguest_key" || { say "building the bad guest"; build_badguest; }
+cache_fresh "$net_dir" "$net_key" || { say "building the passt and iperf3 tree"; build_net; }
 cache_fresh "$host_dir" "$host_key" || { say "building host base initramfs"; build_host; }
 if [ -n "$want_qemu" ]; then
 	qemu_list=$(qemu_uris)

@@ -8,8 +8,10 @@ import os
 import pty
 import re
 import select
+import socket
 import sys
 import time
+import urllib.request
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.environ.get("E2E_OUT", os.path.join(TOP, "build-demo"))
@@ -84,6 +86,11 @@ class Term:
 def main():
     os.makedirs(OUT, exist_ok=True)
     log = os.path.join(OUT, "demo-test.log")
+    # a free port for the demo's forward to the guest's web server
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    os.environ["DEMO_HTTP_PORT"] = str(port)
     term = Term([os.path.join(TOP, "scripts", "demo.sh")], log)
     fails = []
 
@@ -103,6 +110,21 @@ def main():
     if ok:
         term.send(b"uname -a\r")
         ok = step("uname -a", term.expect("uname -a", r"Linux ignition \S+ .*aarch64", 60, stop))
+    if ok:
+        # the forwarded port reaches busybox httpd in the guest (port 80) through the VMM's
+        # user-mode network
+        url = f"http://127.0.0.1:{port}/"
+        body = b""
+        for _ in range(10):
+            try:
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    body = r.read()
+                break
+            except OSError as e:
+                print(f"demo-test: {url}: {e}", flush=True)
+                term._read(3)
+        step(f"{url} answers from the guest's web server",
+             b"Hello from the ignition guest" in body)
     if ok:
         term.send(b"\x01x")  # Ctrl-A x
         status = term.wait(120)

@@ -48,7 +48,7 @@ host_prepare() {
 	rm -rf "$out/run" "$out/work" "$out/logs" "$out/rootfs.ext4"
 	mkdir -p "$out/run/e2e" "$out/run/bin" "$out/work/logs"
 	install -m 755 "$e2e/host/init" "$out/run/init"
-	install -m 755 "$e2e"/host/*.sh "$e2e/host/vmm" "$out/run/e2e/"
+	install -m 755 "$e2e"/host/*.sh "$e2e/host/vmm" "$e2e/host/netbin" "$out/run/e2e/"
 	[ -f "$IGNITION" ] && install -m 755 "$IGNITION" "$out/run/bin/ignition"
 	{
 		printf 'E2E_VMM=%s\nE2E_SCENARIO=%s\n' "$E2E_VMM" "$1"

@@ -343,12 +343,62 @@ def gen_exit():
           u8(3) + u8(3) + u8(1) + u8(0) + u64(0xffffff))
 
 
+def net_header(flags=0x0e, num_log2=3):
+    return u8(flags) + u8(num_log2) + b''.join(u16(o) for o in
+                                                (0x0000, 0x1000, 0x2000, 0x3000, 0x4000, 0x5000))
+
+
+def net_tx(lens, payloads=(), shape=0):
+    out = u8(1) + u8(((len(lens) - 1) & 7) | shape)
+    for i, n in enumerate(lens):
+        out += u16(n) + (payloads[i] if i < len(payloads) else bytes(min(n, 16)))
+    return out
+
+
+def net_rx(count, length, shape=0): return u8(2) + u8(count - 1) + u16(length) + u8(shape)
+def net_frame(length, fill=0xab, big=0): return u8(7) + u16(length) + u8(big) + u8(fill)
+
+
+def gen_net():
+    eth = bytes.fromhex('ffffffffffff525400123456') + b'\x08\x06' + bytes(2)
+    basic = net_rx(4, 1526) + net_tx([12, 60], [bytes(12), eth]) + net_frame(100) + u8(4)
+    write('virtio_net', 'tx-rx-mergeable', net_header() + basic)
+    write('virtio_net', 'tap-offloads', net_header(0x1f) + basic + net_frame(4000))
+    write('virtio_net', 'no-mrg-indirect', net_header(0x04, 4) + net_rx(2, 1526, 8) +
+          net_tx([4, 8, 60], shape=8) + net_frame(2000) + net_frame(300))
+    starve = b''.join(net_frame(200, i) for i in range(70))
+    write('virtio_net', 'rx-starvation', net_header() + starve + net_rx(16, 1526) + net_rx(16, 1526) +
+          u8(9) + u8(4))
+    write('virtio_net', 'malformed-tx', net_header() + net_tx([8]) + net_tx([12, 0]) +
+          net_tx([12, 65535, 65535]) + u8(0) + u16(0x3000) + u8(16) + desc(0x40008000, 16, 1, 0) +
+          u8(3) + u8(1))
+    write('virtio_net', 'backend-busy-link', net_header() + u8(9) + u8(1) + net_tx([12, 60]) +
+          u8(9) + u8(2) + u8(8) + u8(0) + u8(4) + u8(8) + u8(1) + u8(5) + basic)
+    write('virtio_net', 'big-frame-mrg', net_header(0x0e, 6) + net_rx(16, 1526) + net_rx(16, 1526) +
+          net_frame(65535 - 64536, 0x11, 1) + net_rx(16, 1526))
+
+
+def stream_msg(payload): return struct.pack('>I', len(payload)) + payload
+
+
+def gen_net_stream():
+    frames = stream_msg(bytes(range(60))) + stream_msg(b'\xff' * 1500) + stream_msg(b'x' * 14)
+    write('net_stream', 'three-frames-bytewise', u8(0) + u8(0) + frames)
+    write('net_stream', 'three-frames-chunked-refused', u8(9) + u8(1) + frames)
+    write('net_stream', 'zero-length-and-partial', u8(3) + u8(2) + struct.pack('>I', 0) + frames +
+          struct.pack('>I', 100) + b'abc')
+    write('net_stream', 'over-limit', u8(40) + u8(0) + frames + struct.pack('>I', 65551) + frames)
+    write('net_stream', 'max-frame', u8(255) + u8(0) + stream_msg(b'\x5a' * 65550) + frames)
+
+
 def main():
     if os.path.isdir(TOP):
         shutil.rmtree(TOP)
     gen_virtq()
     gen_blk()
     gen_mmio()
+    gen_net()
+    gen_net_stream()
     gen_serial()
     gen_bus()
     gen_loader()

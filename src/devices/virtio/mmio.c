@@ -214,6 +214,14 @@ void virtio_mmio_queue_broken(struct virtio_mmio *vm, unsigned q)
 	needs_reset(vm);
 }
 
+void virtio_mmio_config_changed(struct virtio_mmio *vm)
+{
+	vm->config_generation++;
+	/* Before DRIVER_OK the driver reads the config anyway; an interrupt would only confuse it. */
+	if (vm->status & VIRTIO_STATUS_DRIVER_OK)
+		isr_raise(vm, VIRTIO_MMIO_INT_CONFIG);
+}
+
 void virtio_mmio_queue_flush(struct virtio_mmio *vm, struct virtq *vq)
 {
 	if (vq_publish(vq))

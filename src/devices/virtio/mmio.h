@@ -133,6 +133,9 @@ struct virtq *virtio_mmio_queue(struct virtio_mmio *vm, unsigned q);
 /* The ring of queue q cannot be trusted: DEVICE_NEEDS_RESET and a config interrupt (locked). */
 void virtio_mmio_queue_broken(struct virtio_mmio *vm, unsigned q);
 
+/* The device changed its config space (e.g. link status): new generation, config interrupt (locked). */
+void virtio_mmio_config_changed(struct virtio_mmio *vm);
+
 /* Publishes the used elements of vq and interrupts when the driver asks for it (locked). */
 void virtio_mmio_queue_flush(struct virtio_mmio *vm, struct virtq *vq);
 

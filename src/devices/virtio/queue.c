@@ -243,6 +243,11 @@ int vq_pop(struct virtq *vq, struct vq_chain *c)
 	return r;
 }
 
+void vq_unpop(struct virtq *vq, uint16_t n)
+{
+	vq->last_avail = (uint16_t)(vq->last_avail - n);
+}
+
 void vq_push(struct virtq *vq, uint16_t head, uint32_t len)
 {
 	uint8_t *e = vq->used + 4 + 8 * (size_t)(vq->used_idx & (vq->num - 1));

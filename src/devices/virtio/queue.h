@@ -101,6 +101,13 @@ void vq_disable(struct virtq *vq);
  */
 int vq_pop(struct virtq *vq, struct vq_chain *c);
 
+/*
+ * Gives back the last n chains popped and not pushed: the next pops return them again. For a
+ * device that needs several chains for one element (virtio-net's mergeable RX buffers) and finds
+ * too few.
+ */
+void vq_unpop(struct virtq *vq, uint16_t n);
+
 /* Fills a used element; the driver sees it only after vq_publish(). */
 void vq_push(struct virtq *vq, uint16_t head, uint32_t len);
 

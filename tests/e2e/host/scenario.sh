@@ -2,6 +2,7 @@
 # The end-to-end scenario, run by busybox sh inside the emulated arm64 host (which has /dev/kvm).
 # Three boots of the same Debian guest through /e2e/vmm; the x86 side checks the disk afterwards.
 . /e2e/expect.sh
+. /e2e/scenario-net.sh
 
 G=/guest
 rootfs=/work/rootfs.ext4
@@ -134,7 +135,8 @@ badguest() {
 		return
 	fi
 	before=$(md5sum $rootfs | cut -d' ' -f1)
-	vm_start badguest --kernel $G/badguest.Image --disk $rootfs --smp 2
+	# --net none: it knows the blk and rng devices only (the default NIC would be a third)
+	vm_start badguest --kernel $G/badguest.Image --disk $rootfs --smp 2 --net none
 	wait_exit=10
 	if expect "final marker" '*BGR done*' 60; then
 		pass "badguest: reached its final marker $(since $vm_t0) s after the VMM started"
@@ -350,7 +352,7 @@ durterm() {
 . /e2e/scenario-cpu.sh
 
 for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm cpufeat cpuoff \
-	rawimage}; do
+	rawimage netuser nettap netnone netstream}; do
 	now_cs
 	t=$now
 	$b
@@ -359,6 +361,7 @@ for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm 
 	sync # the results survive a host killed by run.sh's timeout
 done
 dur_teardown
+net_teardown
 sync
 record "DONE"
 note "scenario done"

@@ -1,0 +1,170 @@
+# The network boots, sourced by scenario.sh (so expect.sh's helpers are here). All traffic stays
+# inside the emulated host: its loopback (busybox httpd on 127.0.0.1, which the guest reaches as
+# slirp's 10.0.2.2), a tap device with an address, a passt process on a unix socket.
+#
+#   netuser    --net user,hostfwd=...: DHCP gives 10.0.2.15/24 via 10.0.2.2; 16 MiB from the host's
+#              httpd through 10.0.2.2 and 16 MiB from an httpd in the guest through the hostfwd
+#              port, both checked by sha256
+#   nettap     --net tap=tap0: tap0 192.168.77.1/24 in the host, a static 192.168.77.2 in the
+#              guest; ping both ways and the same two transfers
+#   netnone    --net none: the guest has no NIC (/sys/class/net holds only lo)
+#   netstream  --net stream=SOCKET against Debian's passt: DHCP from passt and the download
+
+NET_MIB=${NET_MIB:-16}
+net_ready=
+net_pids=
+
+# net_setup: loopback up, a file of random bytes served by busybox httpd on the host's loopback
+net_setup() {
+	[ -n "$net_ready" ] && return 0
+	ip link set lo up
+	mkdir -p /tmp/www
+	dd if=/dev/urandom of=/tmp/www/blob bs=1M count=$NET_MIB 2>/dev/null
+	net_sum=$(sha256sum /tmp/www/blob | cut -d' ' -f1)
+	httpd -f -p 127.0.0.1:8080 -h /tmp/www &
+	net_pids="$net_pids $!"
+	net_ready=1
+	note "net: $NET_MIB MiB blob ${net_sum%${net_sum#????????????????}}... on http://127.0.0.1:8080"
+}
+
+net_teardown() {
+	[ -n "$net_pids" ] && kill $net_pids 2>/dev/null
+	net_pids=
+	net_ready=
+}
+
+# KiB/s for $NET_MIB MiB in $1 centiseconds
+net_rate() { [ "$1" -gt 0 ] && echo "$((NET_MIB * 102400 / $1)) KiB/s" || echo "? KiB/s"; }
+
+# net_get NAME URL: the guest downloads URL (the host's blob); its sha256 must be the host's
+net_get() {
+	now_cs
+	net_t=$now
+	run GET "wget -q -O - $2 | sha256sum" 300
+	dt=$(($(now_cs; echo $now) - net_t))
+	check "$1: guest downloaded $NET_MIB MiB from $2, sha256 matches" "^0 $net_sum +-\$" \
+		"$result"
+	note "$1: download took $(secs $dt) s ($(net_rate $dt))"
+}
+
+# net_serve NAME PORT URL: a fresh random file served by httpd in the guest on PORT, fetched by
+# the host from URL; the sha256 the host reads must be the guest's
+net_serve() {
+	run SERVE "mkdir -p /tmp/www && dd if=/dev/urandom of=/tmp/www/gblob bs=1M count=$NET_MIB \
+2>/dev/null && sha256sum /tmp/www/gblob | cut -d' ' -f1 && httpd -p $2 -h /tmp/www" 120
+	check "$1: guest serves $NET_MIB MiB on port $2" '^0 [0-9a-f]{64}$' "$result"
+	gsum=${result#0 }
+	now_cs
+	net_t=$now
+	hsum=$(timeout 300 wget -q -O - "$3" | sha256sum | cut -d' ' -f1)
+	dt=$(($(now_cs; echo $now) - net_t))
+	check "$1: host downloaded the guest's file from $3, sha256 matches" "^$gsum\$" "$hsum"
+	note "$1: upload took $(secs $dt) s ($(net_rate $dt))"
+}
+
+netuser() {
+	net_setup
+	vm_start netuser --kernel $G/Image --initrd $G/initramfs.cpio.gz --disk $rootfs,ro \
+		--net user,hostfwd=tcp:127.0.0.1:5580-:8081 --append quiet
+	wait_exit=5
+	if login; then
+		run ADDR 'ip -4 addr show dev eth0 | grep -o "inet [0-9./]*"; ip route | grep ^default'
+		check "netuser: DHCP lease 10.0.2.15/24, default route via 10.0.2.2" \
+			'^0 inet 10\.0\.2\.15/24 default via 10\.0\.2\.2 ' "$result"
+		run DNS 'cat /etc/resolv.conf'
+		check "netuser: DNS server 10.0.2.3 from DHCP" '^0 nameserver 10\.0\.2\.3' "$result"
+		net_get netuser http://10.0.2.2:8080/blob
+		net_serve netuser 8081 http://127.0.0.1:5580/gblob
+		send poweroff
+		wait_exit=120
+	fi
+	vm_stop $wait_exit
+	check "netuser: VMM exit status after poweroff" '^0$' "$vm_rc"
+}
+
+nettap() {
+	net_setup
+	if ! tunctl -t tap0 >/dev/null || ! ip addr add 192.168.77.1/24 dev tap0 ||
+		! ip link set tap0 up; then
+		fail "nettap: cannot create tap0 in the host"
+		return
+	fi
+	httpd -f -p 192.168.77.1:8080 -h /tmp/www &
+	net_pids="$net_pids $!"
+	# e2e.nodhcp: the guest's rcS leaves eth0 alone; the test gives it a static address
+	vm_start nettap --kernel $G/Image --initrd $G/initramfs.cpio.gz --disk $rootfs,ro \
+		--net tap=tap0 --append 'quiet e2e.nodhcp'
+	wait_exit=5
+	if login; then
+		run STATIC 'ip addr add 192.168.77.2/24 dev eth0 && ip link set eth0 up && '\
+'ping -c 3 -W 10 192.168.77.1 | grep -o "[0-9]* packets received"'
+		check "nettap: static 192.168.77.2, the guest pings the host's tap0" \
+			'^0 3 packets received$' "$result"
+		got=$(ping -c 3 -W 10 192.168.77.2 | grep -o '[0-9]* packets received')
+		check "nettap: the host pings the guest" '^3 packets received$' "$got"
+		net_get nettap http://192.168.77.1:8080/blob
+		net_serve nettap 8081 http://192.168.77.2:8081/gblob
+		send poweroff
+		wait_exit=120
+	fi
+	vm_stop $wait_exit
+	check "nettap: VMM exit status after poweroff" '^0$' "$vm_rc"
+	tunctl -d tap0 >/dev/null
+}
+
+netnone() {
+	vm_start netnone --kernel $G/Image --initrd $G/initramfs.cpio.gz --net none --append quiet
+	wait_exit=5
+	if expect "initramfs shell" '*ignition-initrd:/*# *' 150; then
+		run NICS 'ls /sys/class/net'
+		check "netnone: no NIC, /sys/class/net has only lo" '^0 lo$' "$result"
+		send poweroff
+		wait_exit=120
+	fi
+	vm_stop $wait_exit
+	check "netnone: VMM exit status after poweroff" '^0$' "$vm_rc"
+}
+
+# passt copies the host's addresses and routes: the emulated host, with no network, gets a
+# dummy interface with an address and a default route for it to copy; passt's gateway address
+# reaches the host's loopback (where httpd listens).
+netstream() {
+	net_setup
+	if ! /e2e/netbin passt --version >/tmp/passt.version 2>&1; then
+		fail "netstream: Debian's passt does not start in the host: $(head -c 300 /tmp/passt.version)"
+		return
+	fi
+	ip link add dummy0 type dummy 2>/dev/null
+	ip addr add 192.168.78.1/24 dev dummy0 2>/dev/null
+	ip link set dummy0 up
+	ip route add default via 192.168.78.254 dev dummy0 2>/dev/null
+	rm -f /tmp/passt.sock
+	/e2e/netbin passt -f -1 -s /tmp/passt.sock >/tmp/passt.log 2>&1 &
+	passt_pid=$!
+	n=0
+	while [ ! -S /tmp/passt.sock ] && [ $n -lt 100 ] && kill -0 $passt_pid 2>/dev/null; do
+		read -t 0.1 _ <&5
+		n=$((n + 1))
+	done
+	if [ ! -S /tmp/passt.sock ]; then
+		fail "netstream: passt made no socket: $(tr '\n' ' ' </tmp/passt.log | head -c 400)"
+		kill $passt_pid 2>/dev/null
+		return
+	fi
+	vm_start netstream --kernel $G/Image --initrd $G/initramfs.cpio.gz --disk $rootfs,ro \
+		--net stream=/tmp/passt.sock --append quiet
+	wait_exit=5
+	if login; then
+		run ADDR 'ip -4 addr show dev eth0 | grep -o "inet [0-9./]*"; ip route | grep ^default'
+		check "netstream: DHCP lease from passt (the host's 192.168.78.1/24)" \
+			'^0 inet 192\.168\.78\.1/24 default via 192\.168\.78\.254 ' "$result"
+		net_get netstream http://192.168.78.254:8080/blob
+		send poweroff
+		wait_exit=120
+	fi
+	vm_stop $wait_exit
+	check "netstream: VMM exit status after poweroff" '^0$' "$vm_rc"
+	cp /tmp/passt.log "$logs/netstream.passt.log"
+	kill $passt_pid 2>/dev/null
+	ip link del dummy0 2>/dev/null
+}
