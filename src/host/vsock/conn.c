@@ -25,6 +25,7 @@ void vconn_init(struct vsock_conn *c, int fd, uint64_t guest_cid, uint32_t local
 	c->peer_port = peer_port;
 	c->state = state;
 	c->deadline = -1;
+	c->timeout_ms = VSOCK_CONN_TIMEOUT_MS;
 }
 
 void vconn_fini(struct vsock_conn *c)
@@ -161,7 +162,7 @@ static void vconn_host_gone(struct vsock_conn *c, struct vsock_conn_stats *st, i
 	st->host_gone++;
 	/* Nobody will read what the guest sent: drop it. */
 	vconn_fini(c);
-	c->deadline = now + VSOCK_CONN_TIMEOUT_MS;
+	c->deadline = now + c->timeout_ms;
 	if (c->state != VCONN_ESTABLISHED)
 		return;
 	if (!c->host_eof && !(c->guest_shut & VSOCK_SHUTDOWN_RCV))
@@ -185,7 +186,7 @@ static enum vconn_verdict vconn_progress(struct vsock_conn *c, int64_t now)
 		if (!c->buf_len || c->host_gone)
 			return VCONN_RESET;
 		if (c->deadline < 0)
-			c->deadline = now + VSOCK_CONN_TIMEOUT_MS;
+			c->deadline = now + c->timeout_ms;
 	}
 	return VCONN_KEEP;
 }
@@ -399,7 +400,7 @@ int vconn_rx(struct vsock_conn *c, struct vsock_hdr *h, const struct iovec *iov,
 		c->shut_sent = c->shut_out;
 		/* Both ends said all: the guest answers with RST, or the deadline does. */
 		if (c->shut_sent == VSOCK_SHUTDOWN_BOTH && c->deadline < 0)
-			c->deadline = now + VSOCK_CONN_TIMEOUT_MS;
+			c->deadline = now + c->timeout_ms;
 		got = 1;
 	}
 	if (!got && (c->pending & VCONN_P_CREDIT_UPDATE)) {

@@ -23,7 +23,7 @@
  */
 #define VSOCK_CONN_BUF (256u * 1024)
 /* How long a connection may wait for the other side to finish a handshake or a close. */
-#define VSOCK_CONN_TIMEOUT_MS 10000
+#define VSOCK_CONN_TIMEOUT_MS 10000u
 
 enum vconn_state {
 	VCONN_LINE,	   /* host-initiated: reading "CONNECT <port>\n" (the muxer's business) */
@@ -61,6 +61,7 @@ struct vsock_conn {
 	enum vconn_state state;
 	unsigned pending; /* VCONN_P_* */
 	int64_t deadline; /* evloop_now_ms() clock; -1: none */
+	unsigned timeout_ms; /* for handshakes and closes the other side never finishes */
 
 	uint32_t shut_out;   /* SHUTDOWN flags owed to the guest (cumulative) */
 	uint32_t shut_sent;  /* SHUTDOWN flags the guest has been sent */

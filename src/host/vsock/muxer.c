@@ -22,7 +22,7 @@
 #define MUX_RST_QUEUE	   4096u
 #define MUX_ACCEPT_BATCH   64
 #define MUX_FIRST_HOST_PORT (1u << 30) /* where Firecracker starts too */
-#define MUX_SWEEP_MS	   500
+#define MUX_SWEEP_MS	   100
 /* Descriptors kept for everything else the VMM has open (disks, console, events, ...). */
 #define MUX_FD_RESERVE 256u
 
@@ -38,6 +38,7 @@ struct vsock_mux {
 	int listen_fd;
 	bool listen_paused; /* out of descriptors: accept again when a connection closes */
 	unsigned max_conns;
+	unsigned timeout_ms;
 	uint32_t next_port;
 
 	vsock_rx_ready_fn rx_ready;
@@ -255,6 +256,7 @@ static struct vsock_conn *mux_conn_new(struct vsock_mux *m, int fd, uint32_t loc
 		return NULL;
 	vconn_init(c, fd, m->guest_cid, local_port, peer_port, state);
 	c->owner = m;
+	c->timeout_ms = m->timeout_ms;
 	c->events = vconn_events(c);
 	if (evloop_add_fd(m->loop, fd, c->events, mux_conn_ready, c) < 0) {
 		free(c);
@@ -349,7 +351,7 @@ static void mux_read_line(struct vsock_mux *m, struct vsock_conn *c)
 	c->local_port = mux_host_port(m, port);
 	c->state = VCONN_REQUEST_SENT;
 	c->pending |= VCONN_P_REQUEST;
-	c->deadline = evloop_now_ms() + VSOCK_CONN_TIMEOUT_MS;
+	c->deadline = evloop_now_ms() + c->timeout_ms;
 	mux_hash(m, c);
 	mux_conn_apply(m, c, VCONN_KEEP);
 }
@@ -396,7 +398,7 @@ static void mux_accept(void *opaque, int fd, unsigned revents)
 			continue;
 		}
 		m->st.accepted++;
-		c->deadline = evloop_now_ms() + VSOCK_CONN_TIMEOUT_MS;
+		c->deadline = evloop_now_ms() + c->timeout_ms;
 		mux_arm_sweep(m);
 	}
 }
@@ -697,6 +699,7 @@ int vsock_mux_create(const struct vsock_mux_params *p, struct vsock_mux **out, s
 	m->guest_cid = p->guest_cid;
 	m->listen_fd = -1;
 	m->next_port = MUX_FIRST_HOST_PORT;
+	m->timeout_ms = p->timeout_ms ? p->timeout_ms : VSOCK_CONN_TIMEOUT_MS;
 	m->max_conns = mux_fd_budget(p->max_conns ? p->max_conns : VSOCK_MUX_MAX_CONNS);
 	m->sweep = evloop_timer_new(m->loop, mux_sweep, m);
 	if (!m->sweep) {

@@ -27,6 +27,7 @@ struct vsock_mux_params {
 	const char *path;  /* NULL: no listener, and no socket file (--dump-dtb) */
 	struct evloop *loop;
 	unsigned max_conns; /* 0: VSOCK_MUX_MAX_CONNS, lowered to what RLIMIT_NOFILE allows */
+	unsigned timeout_ms; /* 0: VSOCK_CONN_TIMEOUT_MS */
 };
 
 struct vsock_mux_stats {
