@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_FUZZ:-build-fuzz}
 case $build in /*) ;; *) build=$top/$build ;; esac
 artifacts=$build/artifacts
-targets="virtq virtio_blk virtio_mmio serial bus loader fdt exit"
+targets="virtq virtio_blk virtio_mmio virtio_vsock serial bus loader fdt exit"
 
 usage() {
 	sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -129,6 +129,7 @@ sources() {
 	virtq) echo devices/virtio/queue.c ;;
 	virtio_blk) echo devices/virtio/blk_req.c devices/virtio/mmio.c devices/virtio/queue.c ;;
 	virtio_mmio) echo devices/virtio/mmio.c devices/virtio/rng.c devices/bus.c ;;
+	virtio_vsock) echo devices/virtio/vsock.c host/vsock/conn.c host/vsock/muxer.c ;;
 	serial) echo devices/serial.c ;;
 	bus) echo devices/bus.c ;;
 	loader) echo arch/aarch64/loader.c util/file.c ;;
