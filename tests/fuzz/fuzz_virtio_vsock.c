@@ -80,6 +80,8 @@ static int unix_sock(const char *p, bool listening)
 	return fd;
 }
 
+static void run_setup(void);
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char p[160];
@@ -96,6 +98,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		listeners[i] = unix_sock(p, true);
 		FUZZ_CHECK(listeners[i] >= 0);
 	}
+	run_setup();
 	return 0;
 }
 
@@ -288,16 +291,45 @@ static void op_patch(struct run *r, struct fuzz_in *in)
 	r->scribbled = true;
 }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+/*
+ * The device, the muxer (with its listener) and the loop live for the whole process: creating a
+ * listening socket per run cost more than the run. Each run starts from a driver reset, which
+ * makes the device forget every connection and the muxer number host ports afresh, on clean RAM.
+ */
+static struct run r;
+
+static void run_begin(void)
 {
-	struct fuzz_in in = fuzz_in_init(data, size);
+	memset(r.d.ram, 0, RAM);
+	r.d.brk = VDRV_RAM_GPA;
+	memset(r.d.vq, 0, sizeof(r.d.vq));
+	memset(r.rx_len, 0, sizeof(r.rx_len));
+	r.nr_host = 0;
+	r.scribbled = false;
+	device_up(&r);
+	r.rx_area = vdrv_alloc(&r.d, (uint64_t)QSIZE * RX_MAX, 64);
+	r.tx_area = vdrv_alloc(&r.d, (uint64_t)QSIZE * TX_SLOT, 64);
+	for (int i = 0; i < 4; i++)
+		evloop_run_once(r.loop, 0);
+	vdrv_ack(&r.d);
+}
+
+static void run_end(void)
+{
+	for (unsigned i = 0; i < r.nr_host; i++)
+		close(r.host[i]);
+	drain_listeners();
+	/* Let the muxer take and drop what this run's host peers left in its backlog. */
+	for (int i = 0; i < 4; i++)
+		evloop_run_once(r.loop, 0);
+}
+
+static void run_setup(void)
+{
 	struct vsock_mux_params mp = { .guest_cid = CID, .path = path, .max_conns = MAX_CONNS };
 	struct virtio_vsock_params vp = { .guest_cid = CID, .be_ops = &vsock_mux_ops };
-	struct vsock_mux_stats st;
 	struct errbuf e;
-	static struct run r;
 
-	memset(&r, 0, sizeof(r));
 	FUZZ_CHECK(vdrv_init(&r.d, RAM) == 0);
 	FUZZ_CHECK(evloop_create(&r.loop, &e) == 0);
 	mp.loop = vp.loop = r.loop;
@@ -306,9 +338,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r.v = virtio_vsock_create(&vp, &r.d.gm, &r.d.irq, &e);
 	FUZZ_CHECK(r.v);
 	r.d.vm = virtio_vsock_mmio(r.v);
-	device_up(&r);
-	r.rx_area = vdrv_alloc(&r.d, (uint64_t)QSIZE * RX_MAX, 64);
-	r.tx_area = vdrv_alloc(&r.d, (uint64_t)QSIZE * TX_SLOT, 64);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_in in = fuzz_in_init(data, size);
+	struct vsock_mux_stats st;
+
+	run_begin();
 	while (!fz_empty(&in)) {
 		switch (fz_u8(&in) % 9) {
 		case 0:
@@ -345,10 +382,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vsock_mux_stats(r.mux, &st);
 		FUZZ_CHECK(st.conns <= MAX_CONNS);
 	}
-	for (unsigned i = 0; i < r.nr_host; i++)
-		close(r.host[i]);
-	vdrv_fini(&r.d);
-	evloop_destroy(r.loop);
-	drain_listeners();
+	run_end();
 	return 0;
 }

@@ -514,9 +514,13 @@ static void mux_free_all(struct vsock_mux *m)
 	m->rst_head = m->rst_count = 0;
 }
 
+/* The driver reset: every connection is gone, and host ports start over. */
 static void mux_reset(void *be)
 {
-	mux_free_all(be);
+	struct vsock_mux *m = be;
+
+	mux_free_all(m);
+	m->next_port = MUX_FIRST_HOST_PORT;
 }
 
 static void mux_sweep(void *opaque)
