@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "host/vsock/muxer.h"
+#include "host/vsock/unix.h"
 #include "util/kvlist.h"
 #include "vmm/options.h"
 

@@ -225,7 +225,9 @@ static int vsock_sandbox(const struct vm_config *cfg, unsigned index, struct san
 static const struct vm_device_kind vm_device_kinds[] = {
 	{ .name = "virtio-blk", .count = blk_count, .create = blk_create },
 	{ .name = "virtio-rng", .count = rng_count, .create = rng_create },
-	{ .name = "virtio-vsock", .count = vsock_count, .create = vsock_create,
+	{ .name = "virtio-vsock",
+	  .count = vsock_count,
+	  .create = vsock_create,
 	  .sandbox = vsock_sandbox },
 };
 

@@ -41,13 +41,13 @@
 #include "util/compiler.h"
 #include "util/evloop.h"
 
-#define CID	    3u
-#define QSIZE	    16u
-#define RAM	    (512u * 1024)
-#define MAX_CONNS   8u
-#define MAX_HOST    16
-#define RX_MAX	    8192u
-#define TX_SLOT	    (44u + 4096u)
+#define CID	  3u
+#define QSIZE	  16u
+#define RAM	  (512u * 1024)
+#define MAX_CONNS 8u
+#define MAX_HOST  16
+#define RX_MAX	  8192u
+#define TX_SLOT	  (44u + 4096u)
 
 static char dir[64], path[128];
 static int listeners[2] = { -1, -1 };
@@ -121,8 +121,8 @@ static void irq_check(struct run *r)
 
 static void device_up(struct run *r)
 {
-	if (vdrv_negotiate(&r->d, VIRTIO_BIT(VIRTIO_F_VERSION_1) |
-					  VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX)))
+	if (vdrv_negotiate(&r->d,
+			   VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX)))
 		return;
 	for (unsigned q = 0; q < 3; q++)
 		vdrv_queue_setup(&r->d, q, QSIZE);
@@ -211,7 +211,8 @@ static void op_rx(struct run *r, struct fuzz_in *in)
 
 	for (unsigned i = 0; i < n && r->d.vq[0].nr_free; i++) {
 		uint16_t head = r->d.vq[0].free_head;
-		struct vdrv_buf b = { .gpa = r->rx_area + (uint64_t)head * RX_MAX, .len = size,
+		struct vdrv_buf b = { .gpa = r->rx_area + (uint64_t)head * RX_MAX,
+				      .len = size,
 				      .write = true };
 
 		r->rx_len[head] = size;

@@ -153,7 +153,8 @@ static void vsock_queue_rst(struct virtio_vsock *v, const struct vsock_hdr *h)
 		return;
 	}
 	r = &v->rsts[(v->rst_head + v->rst_count++) % VSOCK_RST_QUEUE];
-	*r = (struct vsock_rst){ .src_cid = h->dst_cid, .src_port = h->dst_port,
+	*r = (struct vsock_rst){ .src_cid = h->dst_cid,
+				 .src_port = h->dst_port,
 				 .dst_port = h->src_port };
 }
 
@@ -179,13 +180,14 @@ static void vsock_tx_one(struct virtio_vsock *v, const struct vq_chain *c)
 {
 	uint8_t raw[VSOCK_HDR_SIZE];
 	struct vsock_hdr h;
-	uint64_t data_len = c->readable_len - VSOCK_HDR_SIZE;
+	uint64_t data_len;
 	unsigned n;
 
 	if (c->readable_len < VSOCK_HDR_SIZE) {
 		v->stats.short_header++;
 		return;
 	}
+	data_len = c->readable_len - VSOCK_HDR_SIZE;
 	segs_copy(c, 0, c->nr_readable, 0, raw, VSOCK_HDR_SIZE, false);
 	vsock_hdr_decode(&h, raw);
 	v->stats.tx_packets++;
@@ -249,9 +251,12 @@ static bool vsock_rx_one(struct virtio_vsock *v, const struct vq_chain *c, uint3
 	if (v->rst_count) {
 		const struct vsock_rst *r = &v->rsts[v->rst_head];
 
-		h = (struct vsock_hdr){ .src_cid = r->src_cid, .dst_cid = v->guest_cid,
-					.src_port = r->src_port, .dst_port = r->dst_port,
-					.type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_RST };
+		h = (struct vsock_hdr){ .src_cid = r->src_cid,
+					.dst_cid = v->guest_cid,
+					.src_port = r->src_port,
+					.dst_port = r->dst_port,
+					.type = VSOCK_TYPE_STREAM,
+					.op = VSOCK_OP_RST };
 		v->rst_head = (v->rst_head + 1) % VSOCK_RST_QUEUE;
 		v->rst_count--;
 	} else {

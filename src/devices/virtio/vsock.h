@@ -87,12 +87,12 @@ struct vsock_dev_stats {
 	uint64_t tx_packets;
 	uint64_t rx_packets;
 	uint64_t short_header; /* chain shorter than a header: dropped */
-	uint64_t bad_src_cid;  /* not the guest's own CID: dropped */
-	uint64_t bad_dst_cid;  /* not the host: RST */
-	uint64_t bad_type;     /* not STREAM: RST */
-	uint64_t bad_len;      /* len beyond the chain or VSOCK_MAX_PKT: RST */
-	uint64_t bad_op;       /* unknown op: RST */
-	uint64_t rst_dropped;  /* our RST queue was full */
+	uint64_t bad_src_cid; /* not the guest's own CID: dropped */
+	uint64_t bad_dst_cid; /* not the host: RST */
+	uint64_t bad_type; /* not STREAM: RST */
+	uint64_t bad_len; /* len beyond the chain or VSOCK_MAX_PKT: RST */
+	uint64_t bad_op; /* unknown op: RST */
+	uint64_t rst_dropped; /* our RST queue was full */
 	uint64_t small_rx_buf; /* an rx chain with no room for a header: returned empty */
 };
 

@@ -26,7 +26,7 @@
 #define VSOCK_CONN_TIMEOUT_MS 10000u
 
 enum vconn_state {
-	VCONN_LINE,	   /* host-initiated: reading "CONNECT <port>\n" (the muxer's business) */
+	VCONN_LINE, /* host-initiated: reading "CONNECT <port>\n" (the muxer's business) */
 	VCONN_REQUEST_SENT, /* host-initiated: REQUEST owed or sent to the guest, no answer yet */
 	VCONN_ESTABLISHED,
 };
@@ -49,32 +49,32 @@ enum vconn_verdict {
 
 struct vsock_conn_stats {
 	uint64_t credit_overrun; /* guest sent beyond the credit we granted: reset */
-	uint64_t proto_error;	 /* a packet the state does not allow: reset */
-	uint64_t host_gone;	 /* the host peer hung up or failed */
+	uint64_t proto_error; /* a packet the state does not allow: reset */
+	uint64_t host_gone; /* the host peer hung up or failed */
 };
 
 struct vsock_conn {
 	int fd;
 	uint64_t guest_cid;
 	uint32_t local_port; /* the host side's port */
-	uint32_t peer_port;  /* the guest side's port */
+	uint32_t peer_port; /* the guest side's port */
 	enum vconn_state state;
 	unsigned pending; /* VCONN_P_* */
 	int64_t deadline; /* evloop_now_ms() clock; -1: none */
 	unsigned timeout_ms; /* for handshakes and closes the other side never finishes */
 
-	uint32_t shut_out;   /* SHUTDOWN flags owed to the guest (cumulative) */
-	uint32_t shut_sent;  /* SHUTDOWN flags the guest has been sent */
+	uint32_t shut_out; /* SHUTDOWN flags owed to the guest (cumulative) */
+	uint32_t shut_sent; /* SHUTDOWN flags the guest has been sent */
 	uint32_t guest_shut; /* SHUTDOWN flags the guest sent */
-	bool host_eof;	     /* the socket reached its end: the host sends no more */
-	bool host_gone;	     /* hung up or failed: nothing more can be written either */
-	bool host_wr_shut;   /* we shut the socket's write side (the guest sends no more) */
+	bool host_eof; /* the socket reached its end: the host sends no more */
+	bool host_gone; /* hung up or failed: nothing more can be written either */
+	bool host_wr_shut; /* we shut the socket's write side (the guest sends no more) */
 
 	/* Guest to host. */
-	uint32_t recv_cnt;     /* bytes the guest sent */
-	uint32_t fwd_cnt;      /* bytes written to the socket */
+	uint32_t recv_cnt; /* bytes the guest sent */
+	uint32_t fwd_cnt; /* bytes written to the socket */
 	uint32_t fwd_cnt_sent; /* fwd_cnt as last told to the guest */
-	uint8_t *buf;	       /* ring of what the socket did not take yet */
+	uint8_t *buf; /* ring of what the socket did not take yet */
 	uint32_t buf_cap, buf_start, buf_len;
 
 	/* Host to guest. */

@@ -5,24 +5,22 @@
  * Everything runs on the event loop thread.
  */
 #include <errno.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include "host/vsock/muxer.h"
+#include "host/vsock/unix.h"
 #include "util/evloop.h"
 
-#define MUX_BUCKETS	   4096u
-#define MUX_RST_QUEUE	   4096u
-#define MUX_ACCEPT_BATCH   64
+#define MUX_BUCKETS	    4096u
+#define MUX_RST_QUEUE	    4096u
+#define MUX_ACCEPT_BATCH    64
 #define MUX_FIRST_HOST_PORT (1u << 30) /* where Firecracker starts too */
-#define MUX_SWEEP_MS	   100
+#define MUX_SWEEP_MS	    100
 /* Descriptors kept for everything else the VMM has open (disks, console, events, ...). */
 #define MUX_FD_RESERVE 256u
 
@@ -59,48 +57,6 @@ struct vsock_mux {
 const char *const vsock_mux_syscalls[] = {
 	"accept4", "socket", "connect", "recvfrom", "sendmsg", "shutdown", NULL,
 };
-
-/*
- * Non-blocking, close-on-exec sockets that never raise SIGPIPE: in one call on Linux, by hand
- * where accept4 and SOCK_NONBLOCK do not exist (macOS), with SO_NOSIGPIPE for MSG_NOSIGNAL.
- */
-#ifdef __linux__
-static int sock_new(void)
-{
-	return socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-}
-
-static int sock_accept(int lfd)
-{
-	return accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-}
-#else
-#include <fcntl.h>
-
-static int sock_setup(int fd)
-{
-	int one = 1;
-
-	if (fd < 0)
-		return fd;
-	fcntl(fd, F_SETFD, FD_CLOEXEC);
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-#ifdef SO_NOSIGPIPE
-	setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
-#endif
-	return fd;
-}
-
-static int sock_new(void)
-{
-	return sock_setup(socket(AF_UNIX, SOCK_STREAM, 0));
-}
-
-static int sock_accept(int lfd)
-{
-	return sock_setup(accept(lfd, NULL, NULL));
-}
-#endif
 
 static unsigned mux_bucket(uint32_t local_port, uint32_t peer_port)
 {
@@ -375,7 +331,7 @@ static void mux_accept(void *opaque, int fd, unsigned revents)
 	struct vsock_mux *m = opaque;
 
 	for (int i = 0; i < MUX_ACCEPT_BATCH; i++) {
-		int cfd = sock_accept(m->listen_fd);
+		int cfd = vsock_unix_accept(m->listen_fd);
 		struct vsock_conn *c;
 
 		if (cfd < 0) {
@@ -423,7 +379,7 @@ static void mux_guest_connect(struct vsock_mux *m, const struct vsock_hdr *h)
 	}
 	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s_%u", m->path ? m->path : "",
 		     h->dst_port);
-	fd = m->path && n < (int)sizeof(sa.sun_path) ? sock_new() : -1;
+	fd = m->path && n < (int)sizeof(sa.sun_path) ? vsock_unix_socket() : -1;
 	/* A unix connect never blocks half-way: a full backlog is EAGAIN, a refusal like any. */
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		if (fd >= 0)
@@ -487,9 +443,12 @@ static int mux_rx(void *be, struct vsock_hdr *h, const struct iovec *iov, unsign
 	if (m->rst_count) {
 		const struct mux_rst *r = &m->rsts[m->rst_head];
 
-		*h = (struct vsock_hdr){ .src_cid = VSOCK_CID_HOST, .dst_cid = m->guest_cid,
-					 .src_port = r->local_port, .dst_port = r->peer_port,
-					 .type = VSOCK_TYPE_STREAM, .op = VSOCK_OP_RST };
+		*h = (struct vsock_hdr){ .src_cid = VSOCK_CID_HOST,
+					 .dst_cid = m->guest_cid,
+					 .src_port = r->local_port,
+					 .dst_port = r->peer_port,
+					 .type = VSOCK_TYPE_STREAM,
+					 .op = VSOCK_OP_RST };
 		m->rst_head = (m->rst_head + 1) % MUX_RST_QUEUE;
 		m->rst_count--;
 		return 1;
@@ -570,126 +529,20 @@ const struct vsock_backend_ops vsock_mux_ops = {
 	.destroy = mux_destroy,
 };
 
-static int unix_addr(const char *path, struct sockaddr_un *sa)
-{
-	*sa = (struct sockaddr_un){ .sun_family = AF_UNIX };
-	if (strlen(path) >= sizeof(sa->sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
-	return 0;
-}
-
-/* 1: someone listens on path; 0: nobody (a stale socket); negative errno: cannot tell. */
-static int unix_probe(const char *path)
-{
-	struct sockaddr_un sa;
-	int fd, r;
-
-	if (unix_addr(path, &sa) < 0)
-		return -ENAMETOOLONG;
-	/* Non-blocking: a listener with a full backlog answers EAGAIN instead of making us wait. */
-	fd = sock_new();
-	if (fd < 0)
-		return -errno;
-	r = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 1 : -errno;
-	close(fd);
-	if (r == -ECONNREFUSED)
-		return 0;
-	if (r == -EAGAIN)
-		return 1;
-	return r;
-}
-
-int vsock_path_check(const char *opt, const char *path, struct errbuf *e)
-{
-	struct sockaddr_un sa;
-	struct stat st;
-	char *copy, *dir;
-	int r;
-
-	/* Room for the longest PATH_<port> a guest can ask for. */
-	if (strlen(path) + sizeof("_4294967295") > sizeof(sa.sun_path))
-		return err_set(e, -ENAMETOOLONG,
-			       "%s socket=%s: too long for a unix socket (at most %zu bytes)", opt,
-			       path, sizeof(sa.sun_path) - sizeof("_4294967295"));
-	if (lstat(path, &st) == 0) {
-		if (!S_ISSOCK(st.st_mode))
-			return err_set(e, -EEXIST, "%s socket=%s: exists and is not a socket", opt,
-				       path);
-		r = unix_probe(path);
-		if (r == 1)
-			return err_set(e, -EADDRINUSE,
-				       "%s socket=%s: another process is listening on it", opt,
-				       path);
-		if (r < 0)
-			return err_set(e, r, "%s socket=%s: %s", opt, path, strerror(-r));
-		return 0; /* stale: replaced when the VM starts */
-	}
-	if (errno != ENOENT)
-		return err_set(e, -errno, "%s socket=%s: %s", opt, path, strerror(errno));
-	copy = strdup(path);
-	if (!copy)
-		return err_set(e, -ENOMEM, "out of memory");
-	dir = dirname(copy);
-	r = stat(dir, &st) == 0 ? (S_ISDIR(st.st_mode) ? 0 : -ENOTDIR) : -errno;
-	if (r < 0)
-		err_set(e, r, "%s socket=%s: directory %s: %s", opt, path, dir, strerror(-r));
-	free(copy);
-	return r;
-}
-
 static int mux_listen(struct vsock_mux *m, struct errbuf *e)
 {
-	struct sockaddr_un sa;
-	struct stat st;
 	int r;
 
-	if (unix_addr(m->path, &sa) < 0)
-		return err_set(e, -ENAMETOOLONG, "--vsock socket=%s: path too long", m->path);
-	m->listen_fd = sock_new();
-	if (m->listen_fd < 0)
-		return err_set(e, -errno, "--vsock: socket: %s", strerror(errno));
-	r = bind(m->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
-	if (r == -EADDRINUSE && lstat(m->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
-	    unix_probe(m->path) == 0) {
-		/* Left by a VMM that was killed: nobody listens, so it is ours to replace. */
-		unlink(m->path);
-		r = bind(m->listen_fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ? 0 : -errno;
-	}
-	if (r == -EADDRINUSE)
-		return err_set(e, r, "--vsock socket=%s: another process is listening on it",
-			       m->path);
-	if (r < 0)
-		return err_set(e, r, "--vsock socket=%s: %s", m->path, strerror(-r));
-	if (listen(m->listen_fd, 128) < 0) {
-		r = err_set(e, -errno, "--vsock socket=%s: listen: %s", m->path, strerror(errno));
-		unlink(m->path);
+	m->listen_fd = vsock_unix_listen(m->path, e);
+	if (m->listen_fd < 0) {
+		r = m->listen_fd;
+		m->listen_fd = -1;
 		return r;
 	}
 	r = evloop_add_fd(m->loop, m->listen_fd, EV_IN, mux_accept, m);
 	if (r < 0)
 		return err_set(e, r, "--vsock: cannot watch its socket: %s", strerror(-r));
 	return 0;
-}
-
-/* Every connection is a descriptor: raise the soft limit towards the hard one, or use fewer. */
-static unsigned mux_fd_budget(unsigned want)
-{
-	struct rlimit rl;
-	rlim_t need = (rlim_t)want + MUX_FD_RESERVE;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return want;
-	if (rl.rlim_cur < need) {
-		rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ? need :
-										     rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-		getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need)
-		return rl.rlim_cur > 2 * MUX_FD_RESERVE ? (unsigned)(rl.rlim_cur - MUX_FD_RESERVE) :
-							   MUX_FD_RESERVE;
-	return want;
 }
 
 int vsock_mux_create(const struct vsock_mux_params *p, struct vsock_mux **out, struct errbuf *e)
@@ -704,7 +557,8 @@ int vsock_mux_create(const struct vsock_mux_params *p, struct vsock_mux **out, s
 	m->listen_fd = -1;
 	m->next_port = MUX_FIRST_HOST_PORT;
 	m->timeout_ms = p->timeout_ms ? p->timeout_ms : VSOCK_CONN_TIMEOUT_MS;
-	m->max_conns = mux_fd_budget(p->max_conns ? p->max_conns : VSOCK_MUX_MAX_CONNS);
+	m->max_conns =
+		vsock_fd_budget(p->max_conns ? p->max_conns : VSOCK_MUX_MAX_CONNS, MUX_FD_RESERVE);
 	m->sweep = evloop_timer_new(m->loop, mux_sweep, m);
 	if (!m->sweep) {
 		mux_destroy(m);

@@ -24,22 +24,22 @@ struct evloop;
 
 struct vsock_mux_params {
 	uint32_t guest_cid;
-	const char *path;  /* NULL: no listener, and no socket file (--dump-dtb) */
+	const char *path; /* NULL: no listener, and no socket file (--dump-dtb) */
 	struct evloop *loop;
 	unsigned max_conns; /* 0: VSOCK_MUX_MAX_CONNS, lowered to what RLIMIT_NOFILE allows */
 	unsigned timeout_ms; /* 0: VSOCK_CONN_TIMEOUT_MS */
 };
 
 struct vsock_mux_stats {
-	uint64_t conns;		   /* open now, CONNECT lines being read included */
-	uint64_t accepted;	   /* host-initiated connections accepted on PATH */
-	uint64_t connected;	   /* guest-initiated connections made to PATH_P */
-	uint64_t refused;	   /* PATH_P absent or not listening: RST */
-	uint64_t over_limit;	   /* refused because max_conns were open */
-	uint64_t bad_line;	   /* a host peer sent something other than "CONNECT <port>\n" */
-	uint64_t no_conn;	   /* guest packets for no connection: RST */
-	uint64_t expired;	   /* handshakes or closes that never finished */
-	uint64_t rst_dropped;	   /* the RST queue was full */
+	uint64_t conns; /* open now, CONNECT lines being read included */
+	uint64_t accepted; /* host-initiated connections accepted on PATH */
+	uint64_t connected; /* guest-initiated connections made to PATH_P */
+	uint64_t refused; /* PATH_P absent or not listening: RST */
+	uint64_t over_limit; /* refused because max_conns were open */
+	uint64_t bad_line; /* a host peer sent something other than "CONNECT <port>\n" */
+	uint64_t no_conn; /* guest packets for no connection: RST */
+	uint64_t expired; /* handshakes or closes that never finished */
+	uint64_t rst_dropped; /* the RST queue was full */
 	struct vsock_conn_stats conn;
 };
 
@@ -51,12 +51,5 @@ extern const struct vsock_backend_ops vsock_mux_ops;
 
 /* The system calls the muxer makes on the loop thread beyond the sandbox's base list. */
 extern const char *const vsock_mux_syscalls[];
-
-/*
- * Before any VM exists: PATH must be usable as the listening socket (and PATH_4294967295 fit a
- * unix socket address): its directory exists; it is absent, or a socket nobody listens on (left
- * by a killed VMM, replaced at start). Nothing is created.
- */
-int vsock_path_check(const char *opt, const char *path, struct errbuf *e);
 
 #endif

@@ -28,11 +28,11 @@
 
 #include <linux/vm_sockets.h>
 
-#define CHUNK 65536
+#define CHUNK	  65536
 #define MAX_CONNS 256
 
 struct stream {
-	uint64_t x;   /* generator state */
+	uint64_t x; /* generator state */
 	uint64_t fnv; /* sum of what went through */
 	uint64_t n;
 };
@@ -137,7 +137,8 @@ static void echo(int fd)
 
 static int serve(unsigned port)
 {
-	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY,
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK,
+				  .svm_cid = VMADDR_CID_ANY,
 				  .svm_port = port };
 	int lfd = socket(AF_VSOCK, SOCK_STREAM, 0);
 
@@ -165,7 +166,8 @@ static int serve(unsigned port)
 static int send_to_host(unsigned port, uint64_t bytes)
 {
 	static uint8_t buf[CHUNK];
-	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST,
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK,
+				  .svm_cid = VMADDR_CID_HOST,
 				  .svm_port = port };
 	struct stream s;
 	char line[96];

@@ -25,6 +25,7 @@
 
 #include "build_config.h"
 #include "host/vsock/muxer.h"
+#include "host/vsock/unix.h"
 #include "tests/unit/virtio/vsock_harness.h"
 #include "util/evloop.h"
 #include "vmm/sandbox.h"

@@ -164,8 +164,15 @@ static void test_config(void **state)
 	/* No SEQPACKET (feature bit 1): stream sockets only. */
 	assert_false(vdrv_device_features(&T.d) & 2);
 	/* Our encoding of the header agrees with the device's decoder field by field. */
-	h = (struct vsock_hdr){ 0x1122334455667788ull, 0x99aabbccddeeff00ull, 0x01020304,
-				0x05060708, 0x090a0b0c, 0x0d0e, 0x0f10, 0x11121314, 0x15161718,
+	h = (struct vsock_hdr){ 0x1122334455667788ull,
+				0x99aabbccddeeff00ull,
+				0x01020304,
+				0x05060708,
+				0x090a0b0c,
+				0x0d0e,
+				0x0f10,
+				0x11121314,
+				0x15161718,
 				0x191a1b1c };
 	vt_hdr_put(raw, &h);
 	{
@@ -225,7 +232,8 @@ static void test_host_connect_split_line(void **state)
 
 static void test_host_connect_bad_line(void **state)
 {
-	const char *bad[] = { "CONNECT\n", "CONNECT x\n", "connect 5\n", "CONNECT 4294967296\n",
+	const char *bad[] = { "CONNECT\n",     "CONNECT x\n",
+			      "connect 5\n",   "CONNECT 4294967296\n",
 			      "CONNECT 5 6\n", "CONNECT 123456789012345678\n" };
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
@@ -387,8 +395,8 @@ static void test_credit_guest_to_host(void **state)
 	assert_true(sent < 8u * 1024 * 1024);
 	/* The host reads: credit comes back as CREDIT_UPDATEs, and every byte arrives. */
 	while (drained < sent) {
-		ssize_t n = host_read(fd, sink, sizeof(sink) < sent - drained ? sizeof(sink) :
-									      sent - drained);
+		ssize_t n = host_read(
+			fd, sink, sizeof(sink) < sent - drained ? sizeof(sink) : sent - drained);
 
 		assert_true(n > 0);
 		for (ssize_t i = 0; i < n; i++)

@@ -51,14 +51,20 @@ void vt_hdr_get(struct vsock_hdr *h, const uint8_t raw[44])
 
 struct vsock_hdr vt_hdr(uint32_t src_port, uint32_t dst_port, uint16_t op, uint32_t fwd_cnt)
 {
-	return (struct vsock_hdr){ .src_cid = VT_CID, .dst_cid = 2, .src_port = src_port,
-				   .dst_port = dst_port, .type = 1, .op = op,
-				   .buf_alloc = VT_GUEST_BUF, .fwd_cnt = fwd_cnt };
+	return (struct vsock_hdr){ .src_cid = VT_CID,
+				   .dst_cid = 2,
+				   .src_port = src_port,
+				   .dst_port = dst_port,
+				   .type = 1,
+				   .op = op,
+				   .buf_alloc = VT_GUEST_BUF,
+				   .fwd_cnt = fwd_cnt };
 }
 
 void vt_setup(struct vt *t, const struct vt_opts *o)
 {
-	struct vsock_mux_params mp = { .guest_cid = VT_CID, .max_conns = o->max_conns,
+	struct vsock_mux_params mp = { .guest_cid = VT_CID,
+				       .max_conns = o->max_conns,
 				       .timeout_ms = o->timeout_ms };
 	struct virtio_vsock_params vp = { .guest_cid = VT_CID, .be_ops = &vsock_mux_ops };
 	struct errbuf e;
@@ -80,8 +86,8 @@ void vt_setup(struct vt *t, const struct vt_opts *o)
 	if (!t->v)
 		die(e.msg);
 	t->d.vm = virtio_vsock_mmio(t->v);
-	if (vdrv_negotiate(&t->d, VIRTIO_BIT(VIRTIO_F_VERSION_1) |
-					  VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX)))
+	if (vdrv_negotiate(&t->d,
+			   VIRTIO_BIT(VIRTIO_F_VERSION_1) | VIRTIO_BIT(VIRTIO_F_RING_EVENT_IDX)))
 		die("negotiate");
 	for (unsigned q = 0; q < 3; q++)
 		if (vdrv_queue_setup(&t->d, q, VT_QSIZE))
@@ -122,7 +128,8 @@ void vt_run_for(struct vt *t, unsigned ms)
 static void vt_rx_post_one(struct vt *t)
 {
 	uint16_t head = t->d.vq[0].free_head;
-	struct vdrv_buf b = { .gpa = t->rx_area + (uint64_t)head * VT_RX_SLOT, .len = VT_RX_SLOT,
+	struct vdrv_buf b = { .gpa = t->rx_area + (uint64_t)head * VT_RX_SLOT,
+			      .len = VT_RX_SLOT,
 			      .write = true };
 
 	if (vdrv_submit(&t->d, 0, &b, 1, false) != head)

@@ -17,10 +17,10 @@
 #include "tests/unit/virtio/driver.h"
 #include "util/evloop.h"
 
-#define VT_CID	      3u
-#define VT_RX_DATA    4096u
-#define VT_QSIZE      256u
-#define VT_GUEST_BUF  (256u * 1024)
+#define VT_CID	     3u
+#define VT_RX_DATA   4096u
+#define VT_QSIZE     256u
+#define VT_GUEST_BUF (256u * 1024)
 
 struct vt {
 	struct vdrv d;
@@ -31,7 +31,7 @@ struct vt {
 	char path[128];
 	uint64_t rx_area;
 	uint64_t tx_area;
-	bool rx_refill;	 /* give each rx buffer back as soon as it is read (default) */
+	bool rx_refill; /* give each rx buffer back as soon as it is read (default) */
 	bool tx_one_desc; /* header and data in one descriptor instead of two */
 };
 
