@@ -1,17 +1,23 @@
 // SPDX-License-Identifier: MIT
 /*
- * vsockt: both ends of the end-to-end vsock checks, one static arm64 program for the guest and
- * the emulated host. Streams are a seeded xorshift sequence; FNV-1a 64 sums prove every byte
- * arrived in order. Each mode prints one result line (PASS ... or FAIL ...) and exits 0 on PASS.
+ * vsockt: both ends of the end-to-end vsock checks and benchmarks, one static arm64 program for
+ * the guest and the emulated host. Streams are a seeded xorshift sequence; FNV-1a 64 sums prove
+ * every byte arrived in order. Each mode prints one result line (PASS ..., REFUSED ... or
+ * FAIL ...) and exits 0 on PASS, 3 on REFUSED.
  *
- *   guest: vsockt serve PORT            echo every connection to PORT until its end, then close
- *   guest: vsockt send PORT BYTES       connect to the host (CID 2), send, half-close, read the
- *                                       host's "SUM <fnv> <bytes>" line and its end
- *   host:  vsockt connect PATH PORT BYTES   CONNECT through PATH, send BYTES, half-close, check
- *                                       the echo and the guest's close
- *   host:  vsockt many PATH PORT N BYTES    the same on N connections at once
- *   host:  vsockt sink PATH_P           accept one connection on PATH_P, sum it to its end,
- *                                       answer "SUM <fnv> <bytes>\n", close
+ * ADDR is "vsock:CID" (AF_VSOCK) or a unix socket PATH, through which a connection to PORT is a
+ * Firecracker "CONNECT PORT" (ignition's --vsock socket). For listening, ADDR is "vsock:PORT"
+ * or a unix socket path.
+ *
+ *   vsockt serve PORT [sink]    guest: echo every connection to PORT until its end, then close;
+ *                               with sink, sum it instead and answer "SUM <fnv> <bytes>\n"
+ *   vsockt push ADDR PORT BYTES send BYTES, half-close, read the peer's SUM line and its close
+ *   vsockt send PORT BYTES      push vsock:2 PORT BYTES (the guest to the host)
+ *   vsockt connect PATH PORT BYTES   CONNECT through PATH, send BYTES, half-close, check the
+ *                               echo and the guest's close
+ *   vsockt many PATH PORT N BYTES    the same on N connections at once
+ *   vsockt sink ADDR            accept one connection, sum it to its end, answer SUM, close
+ *   vsockt setup ADDR PORT N    connect (and CONNECT/OK) N times: the median set-up time
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -122,11 +128,15 @@ static int unix_connect(const char *path)
 
 /* ---- guest ---- */
 
-static void echo(int fd)
+static int sum_conn(int fd);
+
+static void echo(int fd, int sum)
 {
 	static uint8_t buf[CHUNK];
 	ssize_t n;
 
+	if (sum)
+		_exit(sum_conn(fd));
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		if (write_all(fd, buf, (size_t)n) < 0)
 			_exit(1);
@@ -135,7 +145,7 @@ static void echo(int fd)
 	_exit(n == 0 ? 0 : 1);
 }
 
-static int serve(unsigned port)
+static int serve(unsigned port, int sum)
 {
 	struct sockaddr_vm sa = { .svm_family = AF_VSOCK,
 				  .svm_cid = VMADDR_CID_ANY,
@@ -157,30 +167,53 @@ static int serve(unsigned port)
 		}
 		if (fork() == 0) {
 			close(lfd);
-			echo(fd);
+			echo(fd, sum);
 		}
 		close(fd);
 	}
 }
 
-static int send_to_host(unsigned port, uint64_t bytes)
+static int host_open(const char *path, unsigned port);
+
+/* A connection to PORT through ADDR: a socket, -1 when refused, -2 on other errors. */
+static int open_addr(const char *addr, unsigned port)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_port = port };
+	int fd;
+
+	if (strncmp(addr, "vsock:", 6))
+		return host_open(addr, port);
+	sa.svm_cid = (unsigned)strtoul(addr + 6, NULL, 0);
+	fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+	if (fd < 0)
+		return -2;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return e == ECONNRESET || e == ECONNREFUSED ? -1 : -2;
+	}
+	return fd;
+}
+
+static int push(const char *addr, unsigned port, uint64_t bytes)
 {
 	static uint8_t buf[CHUNK];
-	struct sockaddr_vm sa = { .svm_family = AF_VSOCK,
-				  .svm_cid = VMADDR_CID_HOST,
-				  .svm_port = port };
 	struct stream s;
 	char line[96];
 	unsigned long long fnv = 0, got = 0;
 	double t0 = now_s(), dt;
-	int fd = socket(AF_VSOCK, SOCK_STREAM, 0);
+	int fd;
 
-	if (fd < 0)
-		return fail("socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		printf("REFUSED %s\n", errno == ECONNRESET ? "ECONNRESET" : strerror(errno));
+	errno = 0;
+	fd = open_addr(addr, port);
+	if (fd == -1) {
+		printf("REFUSED %s\n", errno == ECONNRESET ? "ECONNRESET" : "closed-without-reply");
 		return 3;
 	}
+	if (fd < 0)
+		return fail("connect");
 	stream_init(&s, port);
 	while (s.n < bytes) {
 		size_t n = bytes - s.n < CHUNK ? (size_t)(bytes - s.n) : CHUNK;
@@ -193,12 +226,13 @@ static int send_to_host(unsigned port, uint64_t bytes)
 	shutdown(fd, SHUT_WR);
 	if (read_line(fd, line, sizeof(line)) <= 0 ||
 	    sscanf(line, "SUM %llx %llu", &fnv, &got) != 2)
-		return fail("no SUM line from the host");
+		return fail("no SUM line from the peer");
 	dt = now_s() - t0;
 	if (read(fd, buf, 1) != 0)
-		return fail("the host's close was not seen");
+		return fail("the peer's close was not seen");
+	close(fd);
 	if (fnv != s.fnv || got != bytes) {
-		printf("FAIL sent %llu fnv %016llx, host got %llu fnv %016llx\n",
+		printf("FAIL sent %llu fnv %016llx, the peer got %llu fnv %016llx\n",
 		       (unsigned long long)bytes, (unsigned long long)s.fnv, got, fnv);
 		return 1;
 	}
@@ -336,24 +370,14 @@ static int host_many(const char *path, unsigned port, int nr, uint64_t bytes)
 	return 0;
 }
 
-static int sink(const char *path)
+/* Sums fd to its end, answers "SUM <fnv> <bytes>\n", closes: 0 when all went well. */
+static int sum_conn(int fd)
 {
 	static uint8_t buf[CHUNK];
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct stream s;
 	char line[96];
 	ssize_t n;
-	int lfd = socket(AF_UNIX, SOCK_STREAM, 0), fd;
 
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	unlink(path);
-	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) || listen(lfd, 4))
-		return fail("listen");
-	printf("LISTENING %s\n", path);
-	fflush(stdout);
-	fd = accept(lfd, NULL, NULL);
-	if (fd < 0)
-		return fail("accept");
 	stream_init(&s, 0);
 	while ((n = read(fd, buf, sizeof(buf))) > 0)
 		fnv_add(&s, buf, (size_t)n);
@@ -369,15 +393,73 @@ static int sink(const char *path)
 	return 0;
 }
 
+static int sink(const char *addr)
+{
+	struct sockaddr_un su = { .sun_family = AF_UNIX };
+	struct sockaddr_vm sv = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_ANY };
+	int lfd, fd, r;
+
+	if (!strncmp(addr, "vsock:", 6)) {
+		sv.svm_port = (unsigned)strtoul(addr + 6, NULL, 0);
+		lfd = socket(AF_VSOCK, SOCK_STREAM, 0);
+		r = lfd < 0 ? -1 : bind(lfd, (struct sockaddr *)&sv, sizeof(sv));
+	} else {
+		snprintf(su.sun_path, sizeof(su.sun_path), "%s", addr);
+		unlink(addr);
+		lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+		r = lfd < 0 ? -1 : bind(lfd, (struct sockaddr *)&su, sizeof(su));
+	}
+	if (r || listen(lfd, 4))
+		return fail("listen");
+	printf("LISTENING %s\n", addr);
+	fflush(stdout);
+	fd = accept(lfd, NULL, NULL);
+	if (fd < 0)
+		return fail("accept");
+	return sum_conn(fd);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* Connection set-up: connect() (and CONNECT ... OK through a unix socket), N times. */
+static int setup_time(const char *addr, unsigned port, int n)
+{
+	static double t[1000];
+
+	if (n < 1 || n > 1000)
+		return fail("count");
+	for (int i = 0; i < n; i++) {
+		double t0 = now_s();
+		int fd = open_addr(addr, port);
+
+		if (fd < 0)
+			return fail("connect");
+		t[i] = now_s() - t0;
+		close(fd);
+	}
+	qsort(t, (size_t)n, sizeof(*t), cmp_double);
+	printf("PASS setup_us=%.0f min_us=%.0f max_us=%.0f n=%d\n", t[n / 2] * 1e6, t[0] * 1e6,
+	       t[n - 1] * 1e6, n);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
-	if (argc == 3 && !strcmp(argv[1], "serve"))
-		return serve((unsigned)strtoul(argv[2], NULL, 0));
+	if ((argc == 3 || argc == 4) && !strcmp(argv[1], "serve"))
+		return serve((unsigned)strtoul(argv[2], NULL, 0), argc == 4);
 	if (argc == 4 && !strcmp(argv[1], "send"))
-		return send_to_host((unsigned)strtoul(argv[2], NULL, 0),
-				    strtoull(argv[3], NULL, 0));
+		return push("vsock:2", (unsigned)strtoul(argv[2], NULL, 0),
+			    strtoull(argv[3], NULL, 0));
+	if (argc == 5 && !strcmp(argv[1], "push"))
+		return push(argv[2], (unsigned)strtoul(argv[3], NULL, 0),
+			    strtoull(argv[4], NULL, 0));
 	if (argc == 5 && !strcmp(argv[1], "connect"))
 		return host_many(argv[2], (unsigned)strtoul(argv[3], NULL, 0), 1,
 				 strtoull(argv[4], NULL, 0));
@@ -386,6 +468,8 @@ int main(int argc, char **argv)
 				 strtoull(argv[5], NULL, 0));
 	if (argc == 3 && !strcmp(argv[1], "sink"))
 		return sink(argv[2]);
+	if (argc == 5 && !strcmp(argv[1], "setup"))
+		return setup_time(argv[2], (unsigned)strtoul(argv[3], NULL, 0), atoi(argv[4]));
 	fprintf(stderr, "usage: see the top of tests/e2e/vsock/vsockt.c\n");
 	return 2;
 }
