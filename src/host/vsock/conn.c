@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* One vsock connection: its state machine and credit (see conn.h). */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -291,10 +292,21 @@ enum vconn_verdict vconn_guest_pkt(struct vsock_conn *c, const struct vsock_hdr 
 	}
 }
 
+/*
+ * A hang-up is only believed when the socket still says so: an event from a batch in which
+ * the descriptor number was closed and reused would otherwise end a new connection.
+ */
+static bool vconn_really_hung_up(int fd)
+{
+	struct pollfd p = { .fd = fd };
+
+	return poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR | POLLNVAL));
+}
+
 enum vconn_verdict vconn_host_ready(struct vsock_conn *c, unsigned revents,
 				    struct vsock_conn_stats *st, int64_t now)
 {
-	if (revents & EV_HUP) {
+	if ((revents & EV_HUP) && vconn_really_hung_up(c->fd)) {
 		vconn_host_gone(c, st, now);
 		return vconn_progress(c, now);
 	}
