@@ -110,11 +110,13 @@ rm -f /tmp/.vsnap
 mkfifo /tmp/.vsnap
 exec 5<>/tmp/.vsnap
 
-# vs_wait FILE PATTERN SECONDS: until FILE has a line matching PATTERN (naps, no busy loop)
+# vs_wait FILE PATTERN SECONDS [PID]: until FILE has a line matching PATTERN (naps, no busy
+# loop), or PID is gone
 vs_wait() {
 	vs_n=0
 	while [ $vs_n -lt $(($3 * 10)) ]; do
 		grep -q "$2" "$1" 2>/dev/null && return 0
+		[ -n "${4:-}" ] && ! kill -0 $4 2>/dev/null && return 1
 		read -t 0.1 _ <&5
 		vs_n=$((vs_n + 1))
 	done
@@ -142,22 +144,26 @@ vs_run() {
 		addr=vsock:3 sinkaddr=vsock:6000
 	fi
 	vm=$!
-	if vs_wait $B/$tag.console BENCH-READY 120; then
+	sink=
+	if vs_wait $B/$tag.console BENCH-READY 120 $vm; then
 		echo "VS $tag setup $(/bin/vsockt setup $addr 5000 20 2>&1)" >>$results
 		echo "VS $tag h2g $(/bin/vsockt push $addr 5001 $VS_BYTES 2>&1)" >>$results
 		/bin/vsockt sink $sinkaddr >$B/$tag.sink 2>&1 &
 		sink=$!
 		vs_wait $B/$tag.sink LISTENING 10 || note "$tag: the host sink did not start"
 		echo >&6
-		vs_wait $B/$tag.console 'BENCH vsock g2h' 300 || note "$tag: no guest result"
-		tr -d '\r' <$B/$tag.console | sed -n "s/^BENCH vsock g2h /VS $tag g2h /p" >>$results
-		wait $sink
+		vs_wait $B/$tag.console 'BENCH vsock g2h .*mbps=' 300 $vm || note "$tag: no guest result"
 	else
 		note "$tag: the guest never got ready"
-		kill $vm 2>/dev/null
 	fi
+	# The guest powers off after its result line: give it that long, no more.
+	vs_wait $B/$tag.console 'reboot: Power down' 30 $vm || kill $vm 2>/dev/null
 	wait $vm
-	echo "VS $tag exit status=$?" >>$results
+	st=$?
+	[ -n "$sink" ] && { kill $sink 2>/dev/null; wait $sink; }
+	tr -d '\r' <$B/$tag.console | sed -n "s/^BENCH vsock g2h /VS $tag g2h /p" >>$results
+	echo "VS $tag exit status=$st" >>$results
+	[ $st = 0 ] || cp $B/$tag.console $B/$tag.stderr $logs/ 2>/dev/null
 	exec 6>&-
 }
 
