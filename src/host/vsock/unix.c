@@ -35,14 +35,16 @@ int vsock_unix_accept(int lfd)
 
 static int sock_setup(int fd)
 {
-	int one = 1;
-
 	if (fd < 0)
 		return fd;
 	fcntl(fd, F_SETFD, FD_CLOEXEC);
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 #ifdef SO_NOSIGPIPE
-	setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+	{
+		int one = 1;
+
+		setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one));
+	}
 #endif
 	return fd;
 }
