@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "host/vsock/unix.h"
 #include "util/kvlist.h"
 #include "vmm/options.h"
 
@@ -29,6 +30,8 @@ int options_parse_vsock(const char *arg, struct vm_config *cfg, struct errbuf *e
 		r = err_set(e, -EINVAL, "--vsock cid=%s: a context id from 3 to 4294967294", cid);
 	if (r == 0 && (!path || !*path))
 		r = err_set(e, -EINVAL, "--vsock %s: socket=PATH is required", arg);
+	if (r == 0)
+		r = vsock_path_check("--vsock", path, e);
 	if (r == 0) {
 		cfg->vsock = (struct vsock_config){
 			.enabled = true,

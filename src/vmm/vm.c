@@ -19,6 +19,8 @@
 #include "devices/virtio/blk.h"
 #include "devices/virtio/net.h"
 #include "devices/virtio/rng.h"
+#include "devices/virtio/vsock.h"
+#include "host/vsock/muxer.h"
 #include "util/log.h"
 #include "util/random.h"
 #include "vmm/options.h"
@@ -224,10 +226,52 @@ static int net_sandbox(const struct vm_config *cfg, unsigned index, struct sandb
 	return r;
 }
 
+static unsigned vsock_count(const struct vm_config *cfg)
+{
+	return cfg->vsock.enabled ? 1 : 0;
+}
+
+/*
+ * The unix-socket muxer on the VM's event loop, behind the device. Its listening socket exists
+ * from here on, before the sandbox; --dump-dtb creates no socket file.
+ */
+static struct virtio_mmio *vsock_create(struct vm *vm, unsigned index, struct irq_line *irq,
+					struct errbuf *e)
+{
+	struct evloop *loop = vm_evloop(vm, e);
+	struct vsock_mux_params mp = {
+		.guest_cid = vm->cfg->vsock.guest_cid,
+		.path = vm->cfg->dump_dtb ? NULL : vm->cfg->vsock.socket,
+		.loop = loop,
+	};
+	struct virtio_vsock_params p = {
+		.guest_cid = vm->cfg->vsock.guest_cid,
+		.loop = loop,
+		.be_ops = &vsock_mux_ops,
+	};
+	struct virtio_vsock *v;
+	struct vsock_mux *mux;
+
+	if (!loop || vsock_mux_create(&mp, &mux, e) < 0)
+		return NULL;
+	p.be = mux;
+	v = virtio_vsock_create(&p, &vm->gm, irq, e);
+	return v ? virtio_vsock_mmio(v) : NULL;
+}
+
+static int vsock_sandbox(const struct vm_config *cfg, unsigned index, struct sandbox_rules *rules)
+{
+	return sandbox_allow_syscalls(rules, vsock_mux_syscalls);
+}
+
 static const struct vm_device_kind vm_device_kinds[] = {
 	{ .name = "virtio-blk", .count = blk_count, .create = blk_create },
 	{ .name = "virtio-net", .count = net_count, .create = net_create, .sandbox = net_sandbox },
 	{ .name = "virtio-rng", .count = rng_count, .create = rng_create },
+	{ .name = "virtio-vsock",
+	  .count = vsock_count,
+	  .create = vsock_create,
+	  .sandbox = vsock_sandbox },
 };
 
 #define VM_NR_DEVICE_KINDS (sizeof(vm_device_kinds) / sizeof(vm_device_kinds[0]))

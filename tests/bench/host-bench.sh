@@ -194,6 +194,85 @@ while [ $i -le ${BENCH_DD_RUNS:-3} ]; do
 	note "disk round $i done"
 	i=$((i + 1))
 done
+# ---- vsock: throughput each way and connection set-up, ignition (--vsock: unix sockets on its
+# event loop) against qemu's vhost-vsock-device (the kernel's vhost), the same guest, vsockt at
+# both ends (tests/e2e/vsock). Not through stamp: the host side runs while the VM does.
+VS_MIB=${BENCH_VSOCK_MIB:-32}
+VS_BYTES=$((VS_MIB * 1048576))
+for m in vhost_iotlb vhost vhost_vsock; do
+	insmod /bench/modules/$m.ko || note "insmod $m failed"
+done
+rm -f /tmp/.vsnap
+mkfifo /tmp/.vsnap
+exec 5<>/tmp/.vsnap
+
+# vs_wait FILE PATTERN SECONDS [PID]: until FILE has a line matching PATTERN (naps, no busy
+# loop), or PID is gone
+vs_wait() {
+	vs_n=0
+	while [ $vs_n -lt $(($3 * 10)) ]; do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		[ -n "${4:-}" ] && ! kill -0 $4 2>/dev/null && return 1
+		read -t 0.1 _ <&5
+		vs_n=$((vs_n + 1))
+	done
+	return 1
+}
+
+# vs_run TAG ignition|qemu: one VM of the vsock bench guest; lines "VS TAG what ..." in results
+vs_run() {
+	tag=$1
+	rm -f $B/$tag.in $B/v.sock $B/v.sock_6000
+	mkfifo $B/$tag.in
+	exec 6<>$B/$tag.in
+	app="quiet bench=vsock bench_vsock_mib=$VS_MIB"
+	if [ "$2" = ignition ]; then
+		/bin/ignition --kernel $K --initrd $I --smp $SMP --mem $MEM --no-rng \
+			--vsock cid=3,socket=$B/v.sock --append "$app" \
+			<&6 >$B/$tag.console 2>$B/$tag.stderr &
+		addr=$B/v.sock sinkaddr=$B/v.sock_6000
+	else
+		chroot /tools /usr/bin/qemu-system-aarch64 -accel kvm -M virt,gic-version=3 \
+			-cpu host -smp $SMP -m $MEM -nic none -no-reboot -display none \
+			-monitor none -chardev stdio,id=c0,signal=off -serial chardev:c0 \
+			-device vhost-vsock-device,guest-cid=3 -kernel $K -initrd $I \
+			-append "$QEMU_CMDLINE $app" <&6 >$B/$tag.console 2>$B/$tag.stderr &
+		addr=vsock:3 sinkaddr=vsock:6000
+	fi
+	vm=$!
+	sink=
+	if vs_wait $B/$tag.console BENCH-READY 120 $vm; then
+		echo "VS $tag setup $(/bin/vsockt setup $addr 5000 20 2>&1)" >>$results
+		echo "VS $tag h2g $(/bin/vsockt push $addr 5001 $VS_BYTES 2>&1)" >>$results
+		/bin/vsockt sink $sinkaddr >$B/$tag.sink 2>&1 &
+		sink=$!
+		vs_wait $B/$tag.sink LISTENING 10 || note "$tag: the host sink did not start"
+		echo >&6
+		vs_wait $B/$tag.console 'BENCH vsock g2h .*mbps=' 300 $vm || note "$tag: no guest result"
+	else
+		note "$tag: the guest never got ready"
+	fi
+	# The guest powers off after its result line: give it that long, no more.
+	vs_wait $B/$tag.console 'reboot: Power down' 30 $vm || kill $vm 2>/dev/null
+	wait $vm
+	st=$?
+	[ -n "$sink" ] && { kill $sink 2>/dev/null; wait $sink; }
+	tr -d '\r' <$B/$tag.console | sed -n "s/^BENCH vsock g2h /VS $tag g2h /p" >>$results
+	echo "VS $tag exit status=$st" >>$results
+	[ $st = 0 ] || cp $B/$tag.console $B/$tag.stderr $logs/ 2>/dev/null
+	exec 6>&-
+}
+
+i=1
+while [ $i -le ${BENCH_VSOCK_RUNS:-3} ]; do
+	vs_run vsock-ignition-$i ignition
+	vs_run vsock-qemu-$i qemu
+	note "vsock round $i done"
+	i=$((i + 1))
+done
+cp $B/vsock-ignition-1.console $B/vsock-qemu-1.console $B/vsock-ignition-1.stderr \
+	$B/vsock-qemu-1.stderr $logs/ 2>/dev/null
+
 cp $B/boot-ignition-1.console $B/boot-qemu-1.console $B/dd-ignition-1.console \
 	$B/dd-qemu-1.console $B/dd-ignition-1.stderr $B/dd-qemu-1.stderr $logs/ 2>/dev/null
 echo DONE >>$results

@@ -3,7 +3,8 @@
 # tests/bench/host-bench.sh as its scenario, ignition and Debian's arm64 qemu side by side inside
 # it, and leaves the figures in $BENCH_OUT/rig/results (see host-bench.sh for the lines).
 # Environment: IGNITION (static arm64 build), BENCH_RUNS, BENCH_DD_RUNS, BENCH_MEM, BENCH_SMP,
-# BENCH_DD4K_MIB (MiB read with bs=4k; 1M always reads 64),
+# BENCH_DD4K_MIB (MiB read with bs=4k; 1M always reads 64), BENCH_VSOCK_RUNS, BENCH_VSOCK_MIB
+# (MiB each way per vsock run),
 # BENCH_OUT (default build-bench-rig), E2E_CACHE, E2E_TIMEOUT (default 1500 s).
 # For experiments (see host-bench.sh): BENCH_PARTS, BENCH_QUIET, BENCH_APPEND, BENCH_IGN_OPTS,
 # BENCH_ALT_CMDLINE, BENCH_IGNITION_B (a second build), BENCH_KEEP=1 (every console and stderr),
@@ -26,12 +27,14 @@ mkdir -p "$out/rig"
 aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$out/stamp" "$bench/stamp.c" ||
 	die "cannot build tests/bench/stamp.c"
 
-# The bench guest's initramfs: busybox, the stopwatch, virtio-blk's modules and /init.
+# The bench guest's initramfs: busybox, the stopwatch, vsockt, virtio-blk's and vsock's modules
+# and /init.
 g=$out/guest
 rm -rf "$g"
 mkdir -p "$g"/{bin,dev,proc,lib/modules}
-cp "$cache/busybox/busybox" "$out/stamp" "$g/bin/"
-for m in virtio_mmio virtio_blk; do
+cp "$cache/busybox/busybox" "$out/stamp" "$cache/vsockt/vsockt" "$g/bin/"
+for m in virtio_mmio virtio_blk vsock vmw_vsock_virtio_transport_common \
+	vmw_vsock_virtio_transport; do
 	cp "$(modinfo -b "$cache/kernel" -k "$kver" -n $m)" "$g/lib/modules/$m.ko" ||
 		die "no module $m in the guest kernel"
 done
@@ -49,6 +52,12 @@ install -m 755 "$bench/host-bench.sh" "$r/e2e/bench.sh"
 install -m 755 "$IGNITION" "$r/bin/ignition"
 [ -n "${BENCH_IGNITION_B:-}" ] && install -m 755 "$BENCH_IGNITION_B" "$r/bin/ignition-b"
 install -m 755 "$out/stamp" "$r/bin/stamp"
+# vhost-vsock for qemu's vhost-vsock-device, the reference of the vsock rows
+mkdir -p "$r/bench/modules"
+for m in vhost_iotlb vhost vhost_vsock; do
+	cp "$(modinfo -b "$cache/kernel" -k "$kver" -n $m)" "$r/bench/modules/$m.ko" ||
+		die "no module $m in the host kernel"
+done
 cp "$out/bench-initramfs.cpio.gz" "$r/bench/initramfs.cpio.gz"
 cat >"$r/e2e/conf" <<CONF
 E2E_VMM=qemu
@@ -66,6 +75,8 @@ BENCH_KEEP=${BENCH_KEEP:-}
 BENCH_SMAPS=${BENCH_SMAPS:-}
 BENCH_KVMTRACE=${BENCH_KVMTRACE:-}
 BENCH_ALT_CMDLINE="${BENCH_ALT_CMDLINE:-}"
+BENCH_VSOCK_RUNS=${BENCH_VSOCK_RUNS:-3}
+BENCH_VSOCK_MIB=${BENCH_VSOCK_MIB:-32}
 CONF
 (cd "$r" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$out/run.cpio.gz"
 cat "$host_base_cpio" "$out/run.cpio.gz" >"$out/host-initramfs.cpio"

@@ -238,6 +238,37 @@ def net_rows(t, f):
               "≤ 2048 KiB", a is not None and a <= 2048, "qemu")
 
 
+def load_vsock(path):
+    """VS TAG WHAT RESULT-LINE (host-bench.sh's vsock rounds) -> {(group, what): [dict]}."""
+    out = {}
+    for line in open(path):
+        parts = line.split(None, 3)
+        if len(parts) < 4 or parts[0] != "VS":
+            continue
+        group = re.sub(r"-\d+$", "", parts[1])
+        d = kv(parts[3])
+        d["ok"] = parts[3].startswith("PASS")
+        out.setdefault((group, parts[2]), []).append(d)
+    return out
+
+
+def vsock_rows(t, vs):
+    def med(who, what, key):
+        vals = [float(d[key]) for d in vs.get((who, what), []) if d["ok"] and key in d]
+        return (statistics.median(vals) if vals else None), len(vals)
+
+    for what, label in (("h2g", "host → guest"), ("g2h", "guest → host")):
+        a, n = med("vsock-ignition", what, "mbps")
+        b, m = med("vsock-qemu", what, "mbps")
+        r = ratio(a, b)
+        t.add(f"6 vsock (rig): {label}, MB/s (median of {n}, {m})", a, b, r, "≥ 0.80",
+              r is not None and r >= 0.8, "qemu vhost-vsock")
+    a, n = med("vsock-ignition", "setup", "setup_us")
+    b, m = med("vsock-qemu", "setup", "setup_us")
+    t.add("6 vsock (rig): connection set-up, µs (CONNECT → OK; qemu: connect())", a, b,
+          ratio(a, b), "", None, "qemu vhost-vsock")
+
+
 def main():
     f = load_figures(sys.argv[1])
     runs, dds = load_rig(sys.argv[2])
@@ -249,6 +280,9 @@ def main():
     disk_rows(t, devices, dds)
     exit_rows(t, f, open(sys.argv[3]).read())
     net_rows(t, f)
+    vsock = load_vsock(sys.argv[2])
+    if vsock:
+        vsock_rows(t, vsock)
     print(t.render())
     met = sum(1 for g in t.goals if g)
     print(f"\ngoals met: {met} of {len(t.goals)}")

@@ -155,6 +155,13 @@ case_ vsock-cid-2 "--vsock cid=2" $N --kernel "$W/Image" --vsock cid=2,socket="$
 case_ vsock-no-socket "socket=PATH is required" $N --kernel "$W/Image" --vsock cid=3
 case_ vsock-twice "only one" $N --kernel "$W/Image" --vsock cid=3,socket="$W/a.sock" \
 	--vsock cid=4,socket="$W/b.sock"
+case_ vsock-not-a-socket "exists and is not a socket" $N --kernel "$W/Image" \
+	--vsock cid=3,socket="$W/disk.img"
+case_ vsock-no-dir "directory $W/nodir" $N --kernel "$W/Image" --vsock cid=3,socket="$W/nodir/v.sock"
+case_ vsock-dir-is-file "Not a directory" $N --kernel "$W/Image" \
+	--vsock cid=3,socket="$W/disk.img/v.sock"
+case_ vsock-path-too-long "too long for a unix socket" $N --kernel "$W/Image" \
+	--vsock cid=3,socket="$W/$(head -c 100 /dev/zero | tr '\0' 'v')"
 case_ fs-no-tag "tag=TAG is required" $N --kernel "$W/Image" --fs path="$W/adir"
 case_ fs-empty-tag "tag=TAG is required" $N --kernel "$W/Image" --fs tag=,path="$W/adir"
 case_ fs-long-tag "longer than 36" $N --kernel "$W/Image" \

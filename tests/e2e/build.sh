@@ -138,6 +138,7 @@ build_guest() {
 	mkdir -p "$i"/{dev,proc,sys,tmp,newroot,root}
 	mknod -m 600 "$i/dev/console" c 5 1 # the kernel opens it for /init before devtmpfs exists
 	install -m 755 "$e2e/guest/init" "$i/init"
+	install -m 755 "$vsockt_dir/vsockt" "$i/bin/vsockt"
 	install -m 644 "$e2e/guest/initrd-inittab" "$i/etc/inittab"
 	install -m 644 "$e2e/guest/rootfs/etc/profile" "$i/etc/profile"
 	echo ignition-initrd >"$i/etc/hostname"
@@ -166,6 +167,14 @@ build_badguest() {
 	cache_commit "$tmp" "$badguest_dir" "$badguest_key"
 }
 
+# vsockt (vsockt/): both ends of the vsock checks, a static arm64 program (cross compiler, glibc).
+build_vsockt() {
+	local tmp=$cache/vsockt.tmp
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	"$e2e/vsock/build.sh" "$tmp" || die "building vsockt failed"
+	cache_commit "$tmp" "$vsockt_dir" "$vsockt_key"
+}
+
 # The host's initramfs is two concatenated cpio archives: this cached one (busybox, the modules to
 # mount its disks, the guest's kernel and initramfs) and a small per-run one (ignition, /init, the
 # scenario) that run.sh appends. Uncompressed: inflating ~40 MB under TCG costs seconds.
@@ -188,6 +197,7 @@ build_host() {
 	printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/:/bin/false\n' \
 		>"$h/net/etc/passwd"
 	printf 'root:x:0:\nnogroup:x:65534:\n' >"$h/net/etc/group"
+	install -m 755 "$vsockt_dir/vsockt" "$h/bin/vsockt"
 	cpio_dir "$h" >"$tmp/base.cpio"
 	rm -rf "$h"
 	cache_commit "$tmp" "$host_dir" "$host_key"
@@ -271,13 +281,16 @@ bb_dir=$cache/busybox
 guest_dir=$cache/guest
 host_dir=$cache/host
 badguest_dir=$cache/badguest
+vsockt_dir=$cache/vsockt
 qemu_dir=$cache/qemu
 kernel_key=$(hash_str "$kpkg=$kver_deb $self_hash")
 bb_key=$(hash_str "busybox=$bb_ver $self_hash")
-guest_key=$(hash_str "$kernel_key $bb_key" \
-	"$(cd "$e2e/guest" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum)")
 badguest_cc=aarch64-linux-gnu-gcc
 command -v $badguest_cc >/dev/null || die "no $badguest_cc (scripts/deps.sh aarch64 installs it)"
+vsockt_key=$(hash_str "$($badguest_cc --version | head -1) $self_hash" \
+	"$(cd "$e2e/vsock" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum)")
+guest_key=$(hash_str "$kernel_key $bb_key $vsockt_key" \
+	"$(cd "$e2e/guest" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum)")
 badguest_key=$(hash_str "$($badguest_cc --version | head -1) $self_hash" \
 	"$(cd "$e2e/badguest" && find . -type f | LC_ALL=C sort | xargs cat | sha256sum)")
 net_dir=$cache/net
@@ -290,6 +303,7 @@ host_key=$(hash_str "$guest_key $badguest_key $net_key $self_hash" \
 
 cache_fresh "$kernel_dir" "$kernel_key" || { say "building kernel $kpkg $kver_deb"; build_kernel; }
 cache_fresh "$bb_dir" "$bb_key" || { say "building busybox $bb_ver"; build_busybox; }
+cache_fresh "$vsockt_dir" "$vsockt_key" || { say "building vsockt"; build_vsockt; }
 cache_fresh "$guest_dir" "$guest_key" || { say "building guest initramfs and rootfs"; build_guest; }
 cache_fresh "$badguest_dir" "$badguest_key" || { say "building the bad guest"; build_badguest; }
 cache_fresh "$net_dir" "$net_key" || { say "building the passt and iperf3 tree"; build_net; }

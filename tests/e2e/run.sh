@@ -7,7 +7,7 @@
 #   IGNITION=PATH           static arm64 ignition (default build-aarch64/ignition)
 #   E2E_BOOTS="boot1 ..."   which boots of host/scenario.sh to run (default all: boot1 boot2
 #                           boot3 badguest durkill duroff durquit durterm cpufeat cpuoff
-#                           rawimage netuser nettap netnone netstream)
+#                           rawimage netuser nettap netnone netstream vsock)
 #   E2E_CACHE, E2E_OUT      cache (.cache/e2e) and per-run output (build-e2e) folders
 #   E2E_TIMEOUT=S           hard limit for the emulated host (default 1500)
 #   E2E_DEMO=0              skip the last phase, make demo driven through a pseudo-terminal
@@ -19,6 +19,7 @@ E2E_VMM=${E2E_VMM:-ignition}
 IGNITION=${IGNITION:-$top/build-aarch64/ignition}
 all_boots="boot1 boot2 boot3 badguest durkill duroff durquit durterm cpufeat cpuoff rawimage"
 all_boots="$all_boots netuser nettap netnone netstream" # host/scenario-net.sh
+all_boots="$all_boots vsock" # host/scenario-vsock.sh
 E2E_BOOTS=${E2E_BOOTS:-$all_boots}
 E2E_TIMEOUT=${E2E_TIMEOUT:-1500}
 case $E2E_VMM in ignition | qemu) ;; *) die "E2E_VMM must be ignition or qemu" ;; esac

@@ -391,6 +391,58 @@ def gen_net_stream():
     write('net_stream', 'max-frame', u8(255) + u8(0) + stream_msg(b'\x5a' * 65550) + frames)
 
 
+# ---- virtio_vsock: ops (0 packet, 1 rx, 2 pump, 3 connect, 4 hwrite, 5 hclose, 6 patch,
+# 7 reset, 8 accept); see fuzz_virtio_vsock.c ----
+
+def vs_pkt(op, src, dst, length=0, data=0, shape=0, buf_alloc=262144, fwd=0, flags=0):
+    return (u8(0) + u8(shape) + u8(src) + u8(dst) + u8(op) + u32(length) + u32(buf_alloc) +
+            u32(fwd) + u8(flags) + u16(data))
+
+
+def vs_rx(n, size=4140): return u8(1) + u8(n) + u16(size)
+def vs_pump(n=4): return u8(2) + u8(n)
+def vs_connect(port, extra=0): return u8(3) + u8(port) + u8(extra)
+def vs_hwrite(i, n): return u8(4) + u8(i) + u16(n)
+def vs_hclose(i, how): return u8(5) + u8(i) + u8(how)
+
+
+REQ, RESP, RST, SHUT, RW, CUPD, CREQ = 1, 2, 3, 4, 5, 6, 7
+
+
+def gen_vsock():
+    guest = (vs_rx(16) + vs_pkt(REQ, 10, 1) + vs_pump() + u8(8) + vs_pkt(RW, 10, 1, 5, 5) +
+             vs_pump() + vs_hwrite(0, 100) + vs_pump() + vs_pkt(CUPD, 10, 1, fwd=100) +
+             vs_pkt(CREQ, 10, 1) + vs_pump() + vs_pkt(SHUT, 10, 1, flags=2) + vs_pump() +
+             vs_hclose(0, 0) + vs_pump() + vs_pkt(RST, 10, 1) + vs_pump())
+    write('virtio_vsock', 'guest-connect-data-close', guest)
+    host = (vs_rx(16) + vs_connect(5, 3) + vs_pump() + vs_pkt(RESP, 5, 200) + vs_pump() +
+            vs_hwrite(0, 3000) + vs_pump() + vs_pkt(RW, 5, 200, 64, 64) + vs_pump() +
+            vs_hclose(0, 1) + vs_pump() + vs_pkt(SHUT, 5, 200, flags=3) + vs_pump(8))
+    write('virtio_vsock', 'host-connect-half-close', host)
+    refused = (vs_rx(4) + vs_connect(6) + vs_pump() + vs_pkt(RST, 6, 200) + vs_pump() +
+               vs_connect(0x85, 2) + vs_pump() + vs_pkt(REQ, 11, 9) + vs_pump())
+    write('virtio_vsock', 'refusals', refused)
+    hostile = vs_rx(16)
+    for shape in (1, 2, 4, 8, 0x10, 0x20):
+        hostile += vs_pkt(REQ, 12, 1, 70000, 16, shape=shape)
+    hostile += vs_pkt(0, 13, 1) + vs_pkt(9, 13, 1) + vs_pkt(RW, 13, 1, 100, 10)
+    hostile += vs_pkt(REQ, 14, 1) + vs_pump() + vs_pkt(RW, 14, 1, 4096, 4096, buf_alloc=0)
+    hostile += vs_pkt(REQ, 14, 1) + vs_pump(8)
+    for i in range(40):
+        hostile += vs_pkt(REQ, 20 + i, 9)
+    hostile += vs_pump(8) + vs_rx(16, 10) + vs_pump()
+    write('virtio_vsock', 'hostile-headers-flood', hostile)
+    credit = (vs_rx(2) + vs_pkt(REQ, 15, 2, buf_alloc=4096) + vs_pump() + u8(8) +
+              vs_hwrite(0, 20000) + vs_pump(8) + vs_rx(16, 100) + vs_pump(8) +
+              vs_pkt(CUPD, 15, 2, buf_alloc=65536, fwd=4096) + vs_pump(8) + vs_hclose(0, 0) +
+              vs_pump(8))
+    write('virtio_vsock', 'credit-and-small-buffers', credit)
+    reset = (vs_rx(8) + vs_pkt(REQ, 16, 1) + vs_connect(7) + vs_pump() + u8(7) + vs_pump() +
+             vs_rx(8) + vs_pkt(REQ, 16, 1) + vs_pump() + u8(6) + u16(0) + u8(16) + bytes(16) +
+             vs_pkt(RW, 16, 1, 8, 8) + vs_pump())
+    write('virtio_vsock', 'reset-and-scribble', reset)
+
+
 def main():
     if os.path.isdir(TOP):
         shutil.rmtree(TOP)
@@ -399,6 +451,7 @@ def main():
     gen_mmio()
     gen_net()
     gen_net_stream()
+    gen_vsock()
     gen_serial()
     gen_bus()
     gen_loader()

@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_FUZZ:-build-fuzz}
 case $build in /*) ;; *) build=$top/$build ;; esac
 artifacts=$build/artifacts
-targets="virtq virtio_blk virtio_mmio virtio_net net_stream serial bus loader fdt exit"
+targets="virtq virtio_blk virtio_mmio virtio_net net_stream virtio_vsock serial bus loader fdt exit"
 
 usage() {
 	sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -131,6 +131,7 @@ sources() {
 	virtio_mmio) echo devices/virtio/mmio.c devices/virtio/rng.c devices/bus.c ;;
 	virtio_net) echo devices/virtio/net.c devices/virtio/mmio.c devices/virtio/queue.c ;;
 	net_stream) echo host/net/stream.c ;;
+	virtio_vsock) echo devices/virtio/vsock.c host/vsock/conn.c host/vsock/muxer.c ;;
 	serial) echo devices/serial.c ;;
 	bus) echo devices/bus.c ;;
 	loader) echo arch/aarch64/loader.c util/file.c ;;

@@ -350,9 +350,10 @@ durterm() {
 }
 
 . /e2e/scenario-cpu.sh
+. /e2e/scenario-vsock.sh
 
 for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm cpufeat cpuoff \
-	rawimage netuser nettap netnone netstream}; do
+	rawimage netuser nettap netnone netstream vsock}; do
 	now_cs
 	t=$now
 	$b

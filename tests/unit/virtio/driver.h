@@ -17,7 +17,7 @@
 #include "util/event.h"
 
 #define VDRV_RAM_GPA   0x40000000ULL
-#define VDRV_QUEUES    2
+#define VDRV_QUEUES    3
 #define VDRV_QUEUE_MAX 256
 
 struct vdrv_buf {
