@@ -15,7 +15,9 @@
 #include <unistd.h>
 
 #include "arch/aarch64/fdt.h"
+#include "fs/fs.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/fs.h"
 #include "devices/virtio/rng.h"
 #include "util/log.h"
 #include "util/random.h"
@@ -182,8 +184,33 @@ static struct virtio_mmio *rng_create(struct vm *vm, unsigned index, struct irq_
 	return virtio_rng_create(&vm->gm, irq, e);
 }
 
+static unsigned fs_count(const struct vm_config *cfg)
+{
+	return cfg->nr_fs;
+}
+
+static struct virtio_mmio *fs_create(struct vm *vm, unsigned index, struct irq_line *irq,
+				     struct errbuf *e)
+{
+	struct virtio_fs_params p = {
+		.tag = vm->cfg->fs[index].tag,
+		.path = vm->cfg->fs[index].path,
+		.readonly = vm->cfg->fs[index].readonly,
+		.index = index,
+	};
+
+	return virtio_fs_create(&p, &vm->gm, irq, e);
+}
+
+/* Every share makes the same calls: the first adds them for all. */
+static int fs_sandbox(const struct vm_config *cfg, unsigned index, struct sandbox_rules *rules)
+{
+	return index ? 0 : sandbox_allow_syscalls(rules, fs_server_syscalls);
+}
+
 static const struct vm_device_kind vm_device_kinds[] = {
 	{ .name = "virtio-blk", .count = blk_count, .create = blk_create },
+	{ .name = "virtio-fs", .count = fs_count, .create = fs_create, .sandbox = fs_sandbox },
 	{ .name = "virtio-rng", .count = rng_count, .create = rng_create },
 };
 
