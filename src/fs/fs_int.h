@@ -81,9 +81,10 @@ struct fs_server {
 	unsigned max_handles;
 };
 
+/* Both buffers hold wire structs, used in place: 8-byte aligned. */
 struct fs_scratch {
-	uint8_t arg[FS_ARG_MAX + 1]; /* + 1: a NUL after whatever was copied */
-	uint8_t reply[FS_REPLY_MAX];
+	_Alignas(8) uint8_t arg[FS_ARG_MAX + 8]; /* + 8: a NUL after whatever was copied */
+	_Alignas(8) uint8_t reply[FS_REPLY_MAX];
 	struct iovec iov[1024];
 };
 
