@@ -190,8 +190,8 @@ int fs_lookup_at(struct fs_server *s, struct fs_inode *parent, int dirfd, const 
 		in->refs++; /* while the entry is filled in */
 	}
 	pthread_mutex_unlock(&s->lock);
-	if (in != fresh)
-		close(fd);
+	if (!fresh)
+		close(fd); /* a known inode, or no room: the new descriptor is not kept */
 	if (!in)
 		return -ENFILE;
 	if (in == s->root) {
