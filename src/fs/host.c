@@ -298,7 +298,7 @@ int fs_host_sync(int fd, bool datasync)
  * read/write/pread/pwrite/lseek/fstat/newfstatat/fcntl/close/fsync/fdatasync/fallocate.
  */
 const char *const fs_server_syscalls[] = {
-	"openat", "openat2", "statx", "fstatfs", "getdents64", "readlinkat", "mkdirat",
+	"openat", "openat2", "fstatfs", "getdents64", "readlinkat", "mkdirat",
 	"mknodat", "symlinkat", "linkat", "unlinkat", "renameat", "renameat2", "fchmod",
-	"fchownat", "ftruncate", "utimensat", "faccessat", "faccessat2", "dup", NULL,
+	"fchownat", "ftruncate", "utimensat", "faccessat", "faccessat2", NULL,
 };

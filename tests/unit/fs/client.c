@@ -25,6 +25,8 @@ void cli_setup(struct cli *c, bool readonly, unsigned max_inodes, unsigned max_h
 	int fd;
 
 	memset(c, 0, sizeof(*c));
+	c->uid = getuid();
+	c->gid = getgid();
 	snprintf(c->top, sizeof(c->top), "%s/ignition-fs-XXXXXX", getenv("TMPDIR") ?
 		 getenv("TMPDIR") : "/tmp");
 	assert_non_null(mkdtemp(c->top));
@@ -100,8 +102,8 @@ int cli_call_room(struct cli *c, uint32_t op, uint64_t node, const void *a, size
 		.opcode = op,
 		.unique = ++c->unique,
 		.nodeid = node,
-		.uid = getuid(),
-		.gid = getgid(),
+		.uid = c->uid,
+		.gid = c->gid,
 	};
 	struct fw_out_header oh = { 0 };
 	struct iovec in[3] = {

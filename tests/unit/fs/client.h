@@ -22,6 +22,7 @@ struct cli {
 	struct fs_server *s;
 	struct fs_scratch *sc;
 	uint64_t unique;
+	uint32_t uid, gid; /* ours, asked once: the sandboxed child may not ask */
 	char top[256];	    /* the temporary directory */
 	char share[300];    /* top/share: what the guest sees */
 	char outside[300];  /* top/outside: next to the share */
