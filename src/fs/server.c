@@ -313,9 +313,10 @@ static void fs_handle_drop(struct fs_server *s, struct fs_handle *h)
 	s->free_handles[s->nr_free_handles++] = (unsigned)(h - s->handles);
 }
 
+/* A directory stream keeps the descriptor it was made from: no need to look at dir. */
 int fs_handle_fd(struct fs_handle *h)
 {
-	return h->dir ? dirfd(h->dir) : h->fd;
+	return h->fd;
 }
 
 void fs_handle_put(struct fs_server *s, struct fs_handle *h)

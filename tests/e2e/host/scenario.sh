@@ -347,7 +347,9 @@ durterm() {
 	[ -n "$dur_ok" ] && dur_after durterm && dur_check_flushed durterm "SIGTERM flushed both disks"
 }
 
-for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm}; do
+. /e2e/scenario-fs.sh
+
+for b in ${E2E_BOOTS:-boot1 boot2 boot3 fsboot badguest durkill duroff durquit durterm}; do
 	now_cs
 	t=$now
 	$b
