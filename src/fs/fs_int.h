@@ -15,7 +15,7 @@
 #include "fs/fs.h"
 #include "fs/fuse_wire.h"
 
-#define FS_NAME_MAX 255u  /* one component, as Linux's NAME_MAX */
+#define FS_NAME_MAX 255u /* one component, as Linux's NAME_MAX */
 #define FS_LINK_MAX 4095u /* a symlink's target, as Linux's PATH_MAX - 1 */
 /* Arguments copied out of a request (names, a symlink target, a batch of forgets). */
 #define FS_ARG_MAX (8u * 1024)

@@ -95,26 +95,26 @@ enum fw_opcode {
 #define FW_FATTR_LOCKOWNER (1u << 9)
 #define FW_FATTR_CTIME	   (1u << 10)
 
-#define FW_GETATTR_FH	       (1u << 0) /* fw_getattr_in.getattr_flags: fh is valid */
-#define FW_FSYNC_FDATASYNC     (1u << 0)
-#define FW_RENAME_NOREPLACE    (1u << 0) /* as Linux's renameat2 flags */
-#define FW_RENAME_EXCHANGE     (1u << 1)
-#define FW_RENAME_WHITEOUT     (1u << 2)
-#define FW_FOPEN_KEEP_CACHE    (1u << 1)
-#define FW_FOPEN_CACHE_DIR     (1u << 3)
+#define FW_GETATTR_FH	    (1u << 0) /* fw_getattr_in.getattr_flags: fh is valid */
+#define FW_FSYNC_FDATASYNC  (1u << 0)
+#define FW_RENAME_NOREPLACE (1u << 0) /* as Linux's renameat2 flags */
+#define FW_RENAME_EXCHANGE  (1u << 1)
+#define FW_RENAME_WHITEOUT  (1u << 2)
+#define FW_FOPEN_KEEP_CACHE (1u << 1)
+#define FW_FOPEN_CACHE_DIR  (1u << 3)
 
 /* Linux's open(2) flag values, which the guest sends whatever the host's are. */
-#define FW_O_ACCMODE   00000003
-#define FW_O_RDONLY    00000000
-#define FW_O_WRONLY    00000001
-#define FW_O_RDWR      00000002
-#define FW_O_CREAT     00000100
-#define FW_O_EXCL      00000200
-#define FW_O_TRUNC     00001000
-#define FW_O_APPEND    00002000
-#define FW_O_NONBLOCK  00004000
-#define FW_O_DSYNC     00010000
-#define FW_O_SYNC      04010000
+#define FW_O_ACCMODE  00000003
+#define FW_O_RDONLY   00000000
+#define FW_O_WRONLY   00000001
+#define FW_O_RDWR     00000002
+#define FW_O_CREAT    00000100
+#define FW_O_EXCL     00000200
+#define FW_O_TRUNC    00001000
+#define FW_O_APPEND   00002000
+#define FW_O_NONBLOCK 00004000
+#define FW_O_DSYNC    00010000
+#define FW_O_SYNC     04010000
 
 /*
  * Mode bits (S_IFMT and permissions) and DT_* types are the same numbers on Linux and macOS;

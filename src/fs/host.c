@@ -27,21 +27,65 @@ static const struct {
 	int host;
 	int linux_errno;
 } fs_errno_map[] = {
-	{ EAGAIN, 11 },	      { EDEADLK, 35 },	   { ENAMETOOLONG, 36 }, { ENOLCK, 37 },
-	{ ENOSYS, 38 },	      { ENOTEMPTY, 39 },   { ELOOP, 40 },	 { ENOMSG, 42 },
-	{ EIDRM, 43 },	      { ENOSTR, 60 },	   { ENODATA, 61 },	 { ETIME, 62 },
-	{ ENOSR, 63 },	      { EREMOTE, 66 },	   { ENOLINK, 67 },	 { EPROTO, 71 },
-	{ EMULTIHOP, 72 },    { EBADMSG, 74 },	   { EOVERFLOW, 75 },	 { EILSEQ, 84 },
-	{ EUSERS, 87 },	      { ENOTSOCK, 88 },	   { EDESTADDRREQ, 89 }, { EMSGSIZE, 90 },
-	{ EPROTOTYPE, 91 },   { ENOPROTOOPT, 92 }, { EPROTONOSUPPORT, 93 },
-	{ ESOCKTNOSUPPORT, 94 }, { ENOTSUP, 95 },  { EOPNOTSUPP, 95 },	 { EPFNOSUPPORT, 96 },
-	{ EAFNOSUPPORT, 97 }, { EADDRINUSE, 98 },  { EADDRNOTAVAIL, 99 }, { ENETDOWN, 100 },
-	{ ENETUNREACH, 101 }, { ENETRESET, 102 },  { ECONNABORTED, 103 }, { ECONNRESET, 104 },
-	{ ENOBUFS, 105 },     { EISCONN, 106 },	   { ENOTCONN, 107 },	 { ESHUTDOWN, 108 },
-	{ ETOOMANYREFS, 109 }, { ETIMEDOUT, 110 }, { ECONNREFUSED, 111 }, { EHOSTDOWN, 112 },
-	{ EHOSTUNREACH, 113 }, { EALREADY, 114 },  { EINPROGRESS, 115 }, { ESTALE, 116 },
-	{ EDQUOT, 122 },      { ECANCELED, 125 },  { EOWNERDEAD, 130 },	 { ENOTRECOVERABLE, 131 },
-	{ EWOULDBLOCK, 11 },  { EFTYPE, 22 },	   { EAUTH, 13 },	 { ENEEDAUTH, 13 },
+	{ EAGAIN, 11 },
+	{ EDEADLK, 35 },
+	{ ENAMETOOLONG, 36 },
+	{ ENOLCK, 37 },
+	{ ENOSYS, 38 },
+	{ ENOTEMPTY, 39 },
+	{ ELOOP, 40 },
+	{ ENOMSG, 42 },
+	{ EIDRM, 43 },
+	{ ENOSTR, 60 },
+	{ ENODATA, 61 },
+	{ ETIME, 62 },
+	{ ENOSR, 63 },
+	{ EREMOTE, 66 },
+	{ ENOLINK, 67 },
+	{ EPROTO, 71 },
+	{ EMULTIHOP, 72 },
+	{ EBADMSG, 74 },
+	{ EOVERFLOW, 75 },
+	{ EILSEQ, 84 },
+	{ EUSERS, 87 },
+	{ ENOTSOCK, 88 },
+	{ EDESTADDRREQ, 89 },
+	{ EMSGSIZE, 90 },
+	{ EPROTOTYPE, 91 },
+	{ ENOPROTOOPT, 92 },
+	{ EPROTONOSUPPORT, 93 },
+	{ ESOCKTNOSUPPORT, 94 },
+	{ ENOTSUP, 95 },
+	{ EOPNOTSUPP, 95 },
+	{ EPFNOSUPPORT, 96 },
+	{ EAFNOSUPPORT, 97 },
+	{ EADDRINUSE, 98 },
+	{ EADDRNOTAVAIL, 99 },
+	{ ENETDOWN, 100 },
+	{ ENETUNREACH, 101 },
+	{ ENETRESET, 102 },
+	{ ECONNABORTED, 103 },
+	{ ECONNRESET, 104 },
+	{ ENOBUFS, 105 },
+	{ EISCONN, 106 },
+	{ ENOTCONN, 107 },
+	{ ESHUTDOWN, 108 },
+	{ ETOOMANYREFS, 109 },
+	{ ETIMEDOUT, 110 },
+	{ ECONNREFUSED, 111 },
+	{ EHOSTDOWN, 112 },
+	{ EHOSTUNREACH, 113 },
+	{ EALREADY, 114 },
+	{ EINPROGRESS, 115 },
+	{ ESTALE, 116 },
+	{ EDQUOT, 122 },
+	{ ECANCELED, 125 },
+	{ EOWNERDEAD, 130 },
+	{ ENOTRECOVERABLE, 131 },
+	{ EWOULDBLOCK, 11 },
+	{ EFTYPE, 22 },
+	{ EAUTH, 13 },
+	{ ENEEDAUTH, 13 },
 	{ ENOATTR, 61 },
 };
 #endif
@@ -238,8 +282,7 @@ int fs_host_access(int fd, int dirfd, const char *name, int mask)
 	return r < 0 ? fs_host_errno(errno) : 0;
 }
 
-int fs_host_rename(int olddir, const char *oldname, int newdir, const char *newname,
-		   uint32_t flags)
+int fs_host_rename(int olddir, const char *oldname, int newdir, const char *newname, uint32_t flags)
 {
 	int r;
 
@@ -250,13 +293,13 @@ int fs_host_rename(int olddir, const char *oldname, int newdir, const char *newn
 #ifdef __linux__
 	r = flags ? renameat2(olddir, oldname, newdir, newname,
 			      (flags & FW_RENAME_NOREPLACE ? RENAME_NOREPLACE : 0) |
-				      (flags & FW_RENAME_EXCHANGE ? RENAME_EXCHANGE : 0))
-		  : renameat(olddir, oldname, newdir, newname);
+				      (flags & FW_RENAME_EXCHANGE ? RENAME_EXCHANGE : 0)) :
+		    renameat(olddir, oldname, newdir, newname);
 #else
 	r = flags ? renameatx_np(olddir, oldname, newdir, newname,
 				 (flags & FW_RENAME_NOREPLACE ? RENAME_EXCL : 0) |
-					 (flags & FW_RENAME_EXCHANGE ? RENAME_SWAP : 0))
-		  : renameat(olddir, oldname, newdir, newname);
+					 (flags & FW_RENAME_EXCHANGE ? RENAME_SWAP : 0)) :
+		    renameat(olddir, oldname, newdir, newname);
 #endif
 	return r < 0 ? fs_host_errno(errno) : 0;
 }
@@ -298,7 +341,7 @@ int fs_host_sync(int fd, bool datasync)
  * read/write/pread/pwrite/lseek/fstat/newfstatat/fcntl/close/fsync/fdatasync/fallocate.
  */
 const char *const fs_server_syscalls[] = {
-	"openat", "openat2", "fstatfs", "getdents64", "readlinkat", "mkdirat",
-	"mknodat", "symlinkat", "linkat", "unlinkat", "renameat", "renameat2", "fchmod",
-	"fchownat", "ftruncate", "utimensat", "faccessat", "faccessat2", NULL,
+	"openat",    "openat2",	  "fstatfs",   "getdents64", "readlinkat", "mkdirat", "mknodat",
+	"symlinkat", "linkat",	  "unlinkat",  "renameat",   "renameat2",  "fchmod",  "fchownat",
+	"ftruncate", "utimensat", "faccessat", "faccessat2", NULL,
 };

@@ -71,7 +71,8 @@ static int fs_readdir(struct fs_req *r, bool plus)
 		seekdir(h->dir, (long)a->offset);
 	for (;;) {
 		long pos = telldir(h->dir);
-		size_t namelen, hdr = plus ? sizeof(struct fw_direntplus) : sizeof(struct fw_dirent);
+		size_t namelen,
+			hdr = plus ? sizeof(struct fw_direntplus) : sizeof(struct fw_dirent);
 		size_t len;
 		struct fw_dirent *d;
 		struct dirent *de;

@@ -134,8 +134,8 @@ static ssize_t fs_rw(int fd, struct iovec *iov, int cnt, off_t off, bool write)
 	ssize_t total = 0;
 
 	while (cnt) {
-		ssize_t n = write ? pwritev(fd, iov, cnt, off + total)
-				  : preadv(fd, iov, cnt, off + total);
+		ssize_t n = write ? pwritev(fd, iov, cnt, off + total) :
+				    preadv(fd, iov, cnt, off + total);
 
 		if (n < 0 && errno == EINTR)
 			continue;

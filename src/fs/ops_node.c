@@ -158,8 +158,9 @@ static int fs_setattr_times(struct fs_req *r, struct fs_inode *in, int fd,
 		return futimens(fd, ts) < 0 ? fs_host_errno(errno) : 0;
 	if (fs_inode_where(r->s, in, &parent, name) == 0) {
 		/* one component, not followed: at worst a file the guest renamed there itself */
-		ret = utimensat(parent->fd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ? fs_host_errno(errno)
-									       : 0;
+		ret = utimensat(parent->fd, name, ts, AT_SYMLINK_NOFOLLOW) < 0 ?
+			      fs_host_errno(errno) :
+			      0;
 		fs_inode_put(r->s, parent);
 		return ret;
 	}
@@ -195,8 +196,8 @@ int fs_op_setattr(struct fs_req *r, struct fs_inode *in)
 				    a.valid & FW_FATTR_GID ? (gid_t)a.gid : (gid_t)-1);
 	if (!ret && (a.valid & FW_FATTR_SIZE))
 		ret = fs_setattr_size(r, in, fd, a.size);
-	if (!ret && (a.valid & (FW_FATTR_ATIME | FW_FATTR_MTIME | FW_FATTR_ATIME_NOW |
-				FW_FATTR_MTIME_NOW)))
+	if (!ret &&
+	    (a.valid & (FW_FATTR_ATIME | FW_FATTR_MTIME | FW_FATTR_ATIME_NOW | FW_FATTR_MTIME_NOW)))
 		ret = fs_setattr_times(r, in, fd, &a);
 	if (h)
 		fs_handle_put(r->s, h);

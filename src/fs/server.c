@@ -514,9 +514,9 @@ static int fs_op_batch_forget(struct fs_req *r, struct fs_inode *in)
 }
 
 enum {
-	FS_OP_NODE = 1 << 0,   /* needs the inode h.nodeid */
+	FS_OP_NODE = 1 << 0, /* needs the inode h.nodeid */
 	FS_OP_WRITES = 1 << 1, /* EROFS on a read-only share */
-	FS_OP_ANY = 1 << 2,    /* runs before INIT */
+	FS_OP_ANY = 1 << 2, /* runs before INIT */
 };
 
 struct fs_op {
@@ -527,10 +527,10 @@ struct fs_op {
 };
 
 #define OP(code, f, fl, a, rep) [code] = { .fn = f, .flags = fl, .arg_min = a, .reply_min = rep }
-#define N FS_OP_NODE
-#define W (FS_OP_NODE | FS_OP_WRITES)
+#define N			FS_OP_NODE
+#define W			(FS_OP_NODE | FS_OP_WRITES)
 /* Requests on an open file name it by fh; the inode is the handle's. */
-#define F 0
+#define F  0
 #define FW FS_OP_WRITES
 static const struct fs_op fs_ops[] = {
 	OP(FW_INIT, fs_op_init, FS_OP_ANY, FW_INIT_IN_SIZE_OLD, sizeof(struct fw_init_out)),
@@ -625,7 +625,12 @@ uint32_t fs_server_handle(struct fs_server *s, struct fs_scratch *sc, const stru
 			  unsigned nr_in, const struct iovec *out, unsigned nr_out)
 {
 	struct fs_req r = {
-		.s = s, .sc = sc, .in = in, .nr_in = nr_in, .out = out, .nr_out = nr_out,
+		.s = s,
+		.sc = sc,
+		.in = in,
+		.nr_in = nr_in,
+		.out = out,
+		.nr_out = nr_out,
 	};
 	size_t out_total = fs_iov_len(out, nr_out);
 	struct fw_out_header oh = { 0 };
@@ -685,10 +690,10 @@ static void fs_caps(const struct fs_server_params *p, unsigned *inodes, unsigned
 {
 	unsigned budget = fs_fd_budget() / 2 / 8;
 
-	*inodes = p->max_inodes ? p->max_inodes
-				: (unsigned)min_u64(FS_DEFAULT_INODES, max_u64(budget * 3 / 4, 64));
-	*handles = p->max_handles ? p->max_handles
-				  : (unsigned)min_u64(FS_DEFAULT_HANDLES, max_u64(budget / 4, 32));
+	*inodes = p->max_inodes ? p->max_inodes :
+				  (unsigned)min_u64(FS_DEFAULT_INODES, max_u64(budget * 3 / 4, 64));
+	*handles = p->max_handles ? p->max_handles :
+				    (unsigned)min_u64(FS_DEFAULT_HANDLES, max_u64(budget / 4, 32));
 }
 
 static int fs_root_open(struct fs_server *s, const char *path, struct errbuf *e)

@@ -32,12 +32,12 @@
 #include "tests/fuzz/fuzz.h"
 
 static const uint32_t opcodes[] = {
-	FW_INIT,     FW_LOOKUP,	   FW_FORGET,	  FW_BATCH_FORGET, FW_GETATTR, FW_SETATTR,
-	FW_STATFS,   FW_ACCESS,	   FW_READLINK,	  FW_SYMLINK,	   FW_MKNOD,   FW_MKDIR,
-	FW_UNLINK,   FW_RMDIR,	   FW_RENAME,	  FW_RENAME2,	   FW_LINK,    FW_OPEN,
-	FW_CREATE,   FW_READ,	   FW_WRITE,	  FW_FLUSH,	   FW_RELEASE, FW_FSYNC,
-	FW_OPENDIR,  FW_READDIR,   FW_READDIRPLUS, FW_RELEASEDIR,  FW_FSYNCDIR, FW_FALLOCATE,
-	FW_LSEEK,    FW_DESTROY,   FW_GETXATTR,	  FW_INTERRUPT,
+	FW_INIT,    FW_LOOKUP,	FW_FORGET,	FW_BATCH_FORGET, FW_GETATTR,  FW_SETATTR,
+	FW_STATFS,  FW_ACCESS,	FW_READLINK,	FW_SYMLINK,	 FW_MKNOD,    FW_MKDIR,
+	FW_UNLINK,  FW_RMDIR,	FW_RENAME,	FW_RENAME2,	 FW_LINK,     FW_OPEN,
+	FW_CREATE,  FW_READ,	FW_WRITE,	FW_FLUSH,	 FW_RELEASE,  FW_FSYNC,
+	FW_OPENDIR, FW_READDIR, FW_READDIRPLUS, FW_RELEASEDIR,	 FW_FSYNCDIR, FW_FALLOCATE,
+	FW_LSEEK,   FW_DESTROY, FW_GETXATTR,	FW_INTERRUPT,
 };
 #define NR_OPCODES (sizeof(opcodes) / sizeof(opcodes[0]))
 #define KEEP	   16
@@ -106,7 +106,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	setrlimit(RLIMIT_FSIZE, &fsize);
 	/* tmpfs when there is one: 7x the executions of a disk-backed /tmp */
 	snprintf(top, sizeof(top), "%s/ignition-fuzz-fuse-XXXXXX",
-		 getenv("TMPDIR") ? getenv("TMPDIR") : access("/dev/shm", W_OK) ? "/tmp" : "/dev/shm");
+		 getenv("TMPDIR")	  ? getenv("TMPDIR") :
+		 access("/dev/shm", W_OK) ? "/tmp" :
+					    "/dev/shm");
 	FUZZ_CHECK(mkdtemp(top));
 	atexit(cleanup);
 	snprintf(share, sizeof(share), "%s/share", top);
@@ -222,7 +224,8 @@ static void one_request(struct fs_server *s, struct state *st, struct fuzz_in *i
 		return;
 	}
 	if ((op == FW_LOOKUP || op == FW_MKDIR || op == FW_MKNOD || op == FW_SYMLINK ||
-	     op == FW_LINK || op == FW_CREATE) && used >= 16 + sizeof(struct fw_entry_out)) {
+	     op == FW_LINK || op == FW_CREATE) &&
+	    used >= 16 + sizeof(struct fw_entry_out)) {
 		struct fw_entry_out e;
 
 		memcpy(&e, reply, sizeof(e));

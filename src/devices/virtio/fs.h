@@ -6,14 +6,14 @@
 
 #include "devices/virtio/mmio.h"
 
-/* virtio 1.2 §5.11: a hiprio queue (FORGET), then request queues; no notification queue, no DAX. */
-#define VIRTIO_ID_FS		    26
-#define VIRTIO_FS_TAG_BYTES	    36
+/* virtio 1.2 §5.11: a hiprio queue (FORGET), then request queues; no notifications, no DAX. */
+#define VIRTIO_ID_FS			 26
+#define VIRTIO_FS_TAG_BYTES		 36
 #define VIRTIO_FS_CFG_NUM_REQUEST_QUEUES 36
-#define VIRTIO_FS_CFG_SIZE	    40
-#define VIRTIO_FS_QUEUE_HIPRIO	    0
-#define VIRTIO_FS_QUEUE_REQUEST	    1
-#define VIRTIO_FS_NR_QUEUES	    2
+#define VIRTIO_FS_CFG_SIZE		 40
+#define VIRTIO_FS_QUEUE_HIPRIO		 0
+#define VIRTIO_FS_QUEUE_REQUEST		 1
+#define VIRTIO_FS_NR_QUEUES		 2
 
 struct virtio_fs_params {
 	const char *tag; /* 1..36 bytes */

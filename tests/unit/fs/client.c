@@ -19,7 +19,9 @@ static const char sentinel_text[] = "the host's own secret\n";
 void cli_setup(struct cli *c, bool readonly, unsigned max_inodes, unsigned max_handles, bool raw)
 {
 	struct fs_server_params p = {
-		.readonly = readonly, .max_inodes = max_inodes, .max_handles = max_handles,
+		.readonly = readonly,
+		.max_inodes = max_inodes,
+		.max_handles = max_handles,
 	};
 	struct errbuf e;
 	int fd;
@@ -27,8 +29,8 @@ void cli_setup(struct cli *c, bool readonly, unsigned max_inodes, unsigned max_h
 	memset(c, 0, sizeof(*c));
 	c->uid = getuid();
 	c->gid = getgid();
-	snprintf(c->top, sizeof(c->top), "%s/ignition-fs-XXXXXX", getenv("TMPDIR") ?
-		 getenv("TMPDIR") : "/tmp");
+	snprintf(c->top, sizeof(c->top), "%s/ignition-fs-XXXXXX",
+		 getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	assert_non_null(mkdtemp(c->top));
 	snprintf(c->share, sizeof(c->share), "%s/share", c->top);
 	snprintf(c->outside, sizeof(c->outside), "%s/outside", c->top);
@@ -52,8 +54,9 @@ void cli_setup(struct cli *c, bool readonly, unsigned max_inodes, unsigned max_h
 	c->sc = fs_scratch_create();
 	assert_non_null(c->sc);
 	if (!raw) {
-		struct fw_init_in in = { .major = 7, .minor = 38, .max_readahead = 65536,
-					 .flags = 0xffffffffu };
+		struct fw_init_in in = {
+			.major = 7, .minor = 38, .max_readahead = 65536, .flags = 0xffffffffu
+		};
 
 		assert_int_equal(cli_call(c, FW_INIT, 0, &in, sizeof(in), NULL, 0), 0);
 	}
@@ -229,8 +232,7 @@ int cli_read(struct cli *c, uint64_t fh, uint64_t off, uint32_t len)
 	return r < 0 ? r : (int)c->reply_len;
 }
 
-int cli_mkdir(struct cli *c, uint64_t dir, const char *name, uint32_t mode,
-	      struct fw_entry_out *e)
+int cli_mkdir(struct cli *c, uint64_t dir, const char *name, uint32_t mode, struct fw_entry_out *e)
 {
 	struct fw_mkdir_in in = { .mode = mode };
 	int r = cli_call(c, FW_MKDIR, dir, &in, sizeof(in), name, strlen(name) + 1);

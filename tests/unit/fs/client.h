@@ -23,9 +23,9 @@ struct cli {
 	struct fs_scratch *sc;
 	uint64_t unique;
 	uint32_t uid, gid; /* ours, asked once: the sandboxed child may not ask */
-	char top[256];	    /* the temporary directory */
-	char share[300];    /* top/share: what the guest sees */
-	char outside[300];  /* top/outside: next to the share */
+	char top[256]; /* the temporary directory */
+	char share[300]; /* top/share: what the guest sees */
+	char outside[300]; /* top/outside: next to the share */
 	char sentinel[320]; /* top/outside/sentinel */
 	struct stat sentinel_st;
 	uint8_t reply[CLI_REPLY_MAX];
@@ -58,8 +58,7 @@ int cli_create(struct cli *c, uint64_t dir, const char *name, uint32_t flags, ui
 	       struct fw_entry_out *e, uint64_t *fh);
 int cli_write(struct cli *c, uint64_t fh, uint64_t off, const void *data, uint32_t len);
 int cli_read(struct cli *c, uint64_t fh, uint64_t off, uint32_t len); /* bytes, in c->reply */
-int cli_mkdir(struct cli *c, uint64_t dir, const char *name, uint32_t mode,
-	      struct fw_entry_out *e);
+int cli_mkdir(struct cli *c, uint64_t dir, const char *name, uint32_t mode, struct fw_entry_out *e);
 int cli_getattr(struct cli *c, uint64_t node, struct fw_attr *a);
 void cli_forget(struct cli *c, uint64_t node, uint64_t n);
 

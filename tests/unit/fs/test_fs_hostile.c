@@ -87,8 +87,8 @@ static void all_names_refused(struct cli *c, const char *bad, int err)
 	/* LOOKUP of ".." of the root is the root itself (test_root) */
 	if (strcmp(bad, ".."))
 		assert_int_equal(cli_call(c, FW_LOOKUP, FW_ROOT_ID, bad, n, NULL, 0), err);
-	assert_int_equal(cli_call(c, FW_LOOKUP, f, bad, n, NULL, 0), strcmp(bad, "..") ? err :
-				 -EINVAL);
+	assert_int_equal(cli_call(c, FW_LOOKUP, f, bad, n, NULL, 0),
+			 strcmp(bad, "..") ? err : -EINVAL);
 	assert_int_equal(cli_call(c, FW_MKDIR, FW_ROOT_ID, &md, sizeof(md), bad, n), err);
 	assert_int_equal(cli_call(c, FW_MKNOD, FW_ROOT_ID, &mk, sizeof(mk), bad, n), err);
 	assert_int_equal(cli_call(c, FW_CREATE, FW_ROOT_ID, &cr, sizeof(cr), bad, n), err);
@@ -115,8 +115,17 @@ static void test_bad_names(void **state)
 {
 	struct cli *c = *state;
 	static const char *const einval[] = {
-		"", ".", "..", "a/b", "/", "../outside", "../outside/sentinel", "./file", "file/",
-		"//", "../../../../etc/passwd",
+		"",
+		".",
+		"..",
+		"a/b",
+		"/",
+		"../outside",
+		"../outside/sentinel",
+		"./file",
+		"file/",
+		"//",
+		"../../../../etc/passwd",
 	};
 	char longname[4097];
 
@@ -188,13 +197,15 @@ static void test_symlinks_out(void **state)
 	assert_int_equal(cli_open(c, esc_file, FW_O_RDWR | FW_O_TRUNC, &fh), -ENXIO);
 	/* CREATE over the symlink's name opens nothing */
 	assert_int_equal(cli_create(c, FW_ROOT_ID, "esc_file", FW_O_RDWR | FW_O_TRUNC, 0644, NULL,
-				    NULL), -ELOOP);
+				    NULL),
+			 -ELOOP);
 	sa = (struct fw_setattr_in){ .valid = FW_FATTR_SIZE, .size = 0 };
 	assert_int_equal(cli_call(c, FW_SETATTR, esc_file, &sa, sizeof(sa), NULL, 0), -EINVAL);
 	sa = (struct fw_setattr_in){ .valid = FW_FATTR_MODE, .mode = 0777 };
 	assert_int_equal(cli_call(c, FW_SETATTR, esc_file, &sa, sizeof(sa), NULL, 0), -EOPNOTSUPP);
 	/* times and owners of the link itself, not of what it points to */
-	sa = (struct fw_setattr_in){ .valid = FW_FATTR_MTIME | FW_FATTR_ATIME, .mtime = 5,
+	sa = (struct fw_setattr_in){ .valid = FW_FATTR_MTIME | FW_FATTR_ATIME,
+				     .mtime = 5,
 				     .atime = 5 };
 	assert_int_equal(cli_call(c, FW_SETATTR, esc_file, &sa, sizeof(sa), NULL, 0), 0);
 	sa = (struct fw_setattr_in){ .valid = FW_FATTR_UID, .uid = getuid() };
@@ -370,8 +381,7 @@ static void test_readonly(void **state)
 	assert_int_equal(cli_call(c, FW_RMDIR, d, "g", 2, NULL, 0), -EROFS);
 	assert_int_equal(cli_call(c, FW_RMDIR, FW_ROOT_ID, "d", 2, NULL, 0), -EROFS);
 	assert_int_equal(cli_call(c, FW_RENAME, FW_ROOT_ID, &rn, sizeof(rn), "f\0h", 4), -EROFS);
-	assert_int_equal(cli_call(c, FW_RENAME2, FW_ROOT_ID, &rn2, sizeof(rn2), "f\0h", 4),
-			 -EROFS);
+	assert_int_equal(cli_call(c, FW_RENAME2, FW_ROOT_ID, &rn2, sizeof(rn2), "f\0h", 4), -EROFS);
 	assert_int_equal(cli_call(c, FW_LINK, FW_ROOT_ID, &ln, sizeof(ln), "h", 2), -EROFS);
 	assert_int_equal(cli_create(c, FW_ROOT_ID, "new", FW_O_WRONLY, 0644, NULL, NULL), -EROFS);
 	assert_int_equal(cli_create(c, FW_ROOT_ID, "f", FW_O_RDONLY, 0644, NULL, NULL), -EROFS);

@@ -35,7 +35,9 @@ static int teardown(void **state)
 static void test_init_versions(void **state)
 {
 	struct cli *c = *state;
-	struct fw_init_in in = { .major = 7, .minor = 38, .max_readahead = 131072,
+	struct fw_init_in in = { .major = 7,
+				 .minor = 38,
+				 .max_readahead = 131072,
 				 .flags = FW_INIT_DO_READDIRPLUS | FW_INIT_MAX_PAGES | (1u << 31) };
 	struct fw_init_out o;
 	struct fw_getattr_in g = { 0 };
@@ -269,7 +271,8 @@ static void test_names(void **state)
 
 	/* rename, and the server follows the file: it can still be opened by its nodeid */
 	assert_int_equal(cli_call(c, FW_RENAME, d, &(struct fw_rename_in){ .newdir = FW_ROOT_ID },
-				  8, "file\0moved", 11), 0);
+				  8, "file\0moved", 11),
+			 0);
 	assert_false(host_exists(c, "dir/file"));
 	text = host_read(c, "moved");
 	assert_string_equal(text, "data");
@@ -341,8 +344,10 @@ static void test_setattr(void **state)
 	assert_int_equal(cli_call(c, FW_SETATTR, f, &sa, sizeof(sa), NULL, 0), -EBADF);
 	assert_int_equal(cli_release(c, fh, false), 0);
 	/* times */
-	sa = (struct fw_setattr_in){ .valid = FW_FATTR_ATIME | FW_FATTR_MTIME, .atime = 12345,
-				     .mtime = 67890, .mtimensec = 5 };
+	sa = (struct fw_setattr_in){ .valid = FW_FATTR_ATIME | FW_FATTR_MTIME,
+				     .atime = 12345,
+				     .mtime = 67890,
+				     .mtimensec = 5 };
 	assert_int_equal(cli_call(c, FW_SETATTR, f, &sa, sizeof(sa), NULL, 0), 0);
 	assert_int_equal(host_lstat(c, "f", &st), 0);
 	assert_int_equal(st.st_atim.tv_sec, 12345);
@@ -358,7 +363,8 @@ static void test_setattr(void **state)
 	assert_int_equal(stat(c->share, &st), 0);
 	assert_int_equal(st.st_mtim.tv_sec, 777);
 	/* chown to who we are is allowed; a directory cannot be truncated */
-	sa = (struct fw_setattr_in){ .valid = FW_FATTR_UID | FW_FATTR_GID, .uid = getuid(),
+	sa = (struct fw_setattr_in){ .valid = FW_FATTR_UID | FW_FATTR_GID,
+				     .uid = getuid(),
 				     .gid = getgid() };
 	assert_int_equal(cli_call(c, FW_SETATTR, f, &sa, sizeof(sa), NULL, 0), 0);
 	sa = (struct fw_setattr_in){ .valid = FW_FATTR_SIZE, .size = 0 };
@@ -432,8 +438,8 @@ static void test_readdir(void **state)
 		{
 			struct fw_fsync_in fs = { .fh = fh };
 
-			assert_int_equal(cli_call(c, FW_FSYNCDIR, FW_ROOT_ID, &fs, sizeof(fs),
-						  NULL, 0), 0);
+			assert_int_equal(
+				cli_call(c, FW_FSYNCDIR, FW_ROOT_ID, &fs, sizeof(fs), NULL, 0), 0);
 		}
 		assert_int_equal(cli_release(c, fh, true), 0);
 	}
@@ -494,11 +500,26 @@ static void test_file_ops(void **state)
 static void test_unsupported_and_malformed(void **state)
 {
 	struct cli *c = *state;
-	static const uint32_t enosys[] = { FW_SETXATTR, FW_GETXATTR, FW_LISTXATTR, FW_REMOVEXATTR,
-					   FW_GETLK, FW_SETLK, FW_SETLKW, FW_IOCTL, FW_POLL,
-					   FW_BMAP, FW_SETUPMAPPING, FW_REMOVEMAPPING,
-					   FW_COPY_FILE_RANGE, FW_TMPFILE, FW_SYNCFS, 7, 19, 52,
-					   1000, 0xffffffffu };
+	static const uint32_t enosys[] = { FW_SETXATTR,
+					   FW_GETXATTR,
+					   FW_LISTXATTR,
+					   FW_REMOVEXATTR,
+					   FW_GETLK,
+					   FW_SETLK,
+					   FW_SETLKW,
+					   FW_IOCTL,
+					   FW_POLL,
+					   FW_BMAP,
+					   FW_SETUPMAPPING,
+					   FW_REMOVEMAPPING,
+					   FW_COPY_FILE_RANGE,
+					   FW_TMPFILE,
+					   FW_SYNCFS,
+					   7,
+					   19,
+					   52,
+					   1000,
+					   0xffffffffu };
 	uint8_t junk[256] = { 0 };
 	struct fw_in_header h = { .len = 10000, .opcode = FW_GETATTR, .nodeid = FW_ROOT_ID };
 	struct fw_out_header oh;
@@ -521,17 +542,20 @@ static void test_unsupported_and_malformed(void **state)
 	h.len = sizeof(h) + 16;
 	in.iov_len = sizeof(h);
 	out.iov_len = 8;
-	assert_int_equal(fs_server_handle(c->s, c->sc, (struct iovec[]){ { &h, sizeof(h) },
-									 { junk, 16 } },
-					  2, &out, 1), 0);
+	assert_int_equal(fs_server_handle(c->s, c->sc,
+					  (struct iovec[]){ { &h, sizeof(h) }, { junk, 16 } }, 2,
+					  &out, 1),
+			 0);
 	/* a reply room too small for the fixed reply: refused before anything is done */
-	assert_int_equal(cli_call_room(c, FW_MKDIR, FW_ROOT_ID, &(struct fw_mkdir_in){ 0755, 0 },
-				       8, "nope", 5, 16), -EINVAL);
+	assert_int_equal(cli_call_room(c, FW_MKDIR, FW_ROOT_ID, &(struct fw_mkdir_in){ 0755, 0 }, 8,
+				       "nope", 5, 16),
+			 -EINVAL);
 	assert_false(host_exists(c, "nope"));
 	/* a name that is not NUL-terminated within the request */
 	assert_int_equal(cli_call(c, FW_LOOKUP, FW_ROOT_ID, "abc", 3, NULL, 0), -EINVAL);
-	assert_int_equal(cli_call(c, FW_RENAME, FW_ROOT_ID, &(struct fw_rename_in){ FW_ROOT_ID },
-				  8, "a\0b", 3), -EINVAL);
+	assert_int_equal(cli_call(c, FW_RENAME, FW_ROOT_ID, &(struct fw_rename_in){ FW_ROOT_ID }, 8,
+				  "a\0b", 3),
+			 -EINVAL);
 	/* FORGET and BATCH_FORGET never answer, whatever they name */
 	{
 		uint8_t b[8 + 3 * 16] = { 0 };

@@ -23,12 +23,12 @@
 #include "vmm/sandbox.h"
 
 /* In the child a failed check exits with its line, so the parent can say which. */
-#define CHECK(x)                                  \
-	do {                                      \
-		if (!(x)) {                       \
+#define CHECK(x)                                                                       \
+	do {                                                                           \
+		if (!(x)) {                                                            \
 			fprintf(stderr, "child: %s:%d: %s\n", __FILE__, __LINE__, #x); \
-			_exit(1);                 \
-		}                                 \
+			_exit(1);                                                      \
+		}                                                                      \
 	} while (0)
 
 static void workload(struct cli *c)
@@ -67,7 +67,10 @@ static void workload(struct cli *c)
 	CHECK(cli_release(c, fh, false) == 0);
 	sa = (struct fw_setattr_in){ .valid = FW_FATTR_MODE | FW_FATTR_SIZE | FW_FATTR_UID |
 					      FW_FATTR_ATIME | FW_FATTR_MTIME_NOW,
-				     .mode = 0600, .size = 1, .uid = c->uid, .atime = 1 };
+				     .mode = 0600,
+				     .size = 1,
+				     .uid = c->uid,
+				     .atime = 1 };
 	CHECK(cli_call(c, FW_SETATTR, f, &sa, sizeof(sa), NULL, 0) == 0);
 	sa = (struct fw_setattr_in){ .valid = FW_FATTR_MODE | FW_FATTR_MTIME, .mode = 0700 };
 	CHECK(cli_call(c, FW_SETATTR, d, &sa, sizeof(sa), NULL, 0) == 0);

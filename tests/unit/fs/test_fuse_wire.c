@@ -11,12 +11,13 @@
 #include "fs/fuse_wire.h"
 
 #define SAME_SIZE(s) _Static_assert(sizeof(struct fw_##s) == sizeof(struct fuse_##s), #s)
-#define SAME_FIELD(s, f)                                                                  \
-	_Static_assert(offsetof(struct fw_##s, f) == offsetof(struct fuse_##s, f) &&      \
-			       sizeof(((struct fw_##s *)0)->f) == sizeof(((struct fuse_##s *)0)->f), \
+#define SAME_FIELD(s, f)                                                             \
+	_Static_assert(offsetof(struct fw_##s, f) == offsetof(struct fuse_##s, f) && \
+			       sizeof(((struct fw_##s *)0)->f) ==                    \
+				       sizeof(((struct fuse_##s *)0)->f),            \
 		       #s "." #f)
-#define SAME_OP(o) _Static_assert((int)FW_##o == (int)FUSE_##o, #o)
-#define SAME_INIT(f) _Static_assert(FW_INIT_##f == FUSE_##f, #f)
+#define SAME_OP(o)    _Static_assert((int)FW_##o == (int)FUSE_##o, #o)
+#define SAME_INIT(f)  _Static_assert(FW_INIT_##f == FUSE_##f, #f)
 #define SAME_FATTR(f) _Static_assert(FW_FATTR_##f == FATTR_##f, #f)
 
 _Static_assert(FW_KERNEL_VERSION == FUSE_KERNEL_VERSION, "major");

@@ -49,7 +49,8 @@ static void fs_start(struct fixture *f)
 	struct vdrv *d = &f->d;
 
 	assert_int_equal(vdrv_negotiate(d, VIRTIO_BIT(VIRTIO_F_VERSION_1) |
-					       VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC)), 0);
+						   VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC)),
+			 0);
 	assert_int_equal(vdrv_queue_setup(d, VIRTIO_FS_QUEUE_HIPRIO, 16), 0);
 	assert_int_equal(vdrv_queue_setup(d, VIRTIO_FS_QUEUE_REQUEST, 64), 0);
 	vdrv_driver_ok(d);
@@ -98,12 +99,14 @@ struct req {
 	uint64_t unique;
 };
 
-static void req_build(struct fixture *f, struct req *r, uint32_t op, uint64_t node,
-		      const void *a, uint32_t alen, uint32_t room)
+static void req_build(struct fixture *f, struct req *r, uint32_t op, uint64_t node, const void *a,
+		      uint32_t alen, uint32_t room)
 {
 	struct vdrv *d = &f->d;
 	struct fw_in_header h = {
-		.len = (uint32_t)sizeof(h) + alen, .opcode = op, .unique = ++f->unique,
+		.len = (uint32_t)sizeof(h) + alen,
+		.opcode = op,
+		.unique = ++f->unique,
 		.nodeid = node,
 	};
 
@@ -131,7 +134,8 @@ static int req_submit(struct fixture *f, struct req *r, unsigned q, bool indirec
 	if (q == VIRTIO_FS_QUEUE_REQUEST) {
 		b[n++] = (struct vdrv_buf){ .gpa = r->out_hdr, .len = 16, .write = true };
 		if (r->payload_len)
-			b[n++] = (struct vdrv_buf){ .gpa = r->payload, .len = r->payload_len,
+			b[n++] = (struct vdrv_buf){ .gpa = r->payload,
+						    .len = r->payload_len,
 						    .write = true };
 	}
 	return vdrv_submit(&f->d, q, b, n, indirect);
@@ -228,8 +232,8 @@ static void test_requests(void **state)
 	assert_int_equal(used, 0);
 	assert_int_equal(call(f, FW_GETATTR, e.nodeid, &ga, sizeof(ga), 104, NULL), -ENOENT);
 	/* xattrs are not served */
-	assert_int_equal(call(f, FW_GETXATTR, FW_ROOT_ID, "user.x\0\0\0\0\0\0\0\0\0", 16, 64,
-			      NULL), -ENOSYS);
+	assert_int_equal(call(f, FW_GETXATTR, FW_ROOT_ID, "user.x\0\0\0\0\0\0\0\0\0", 16, 64, NULL),
+			 -ENOSYS);
 	assert_false(vdrv_status(&f->d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
 }
 
