@@ -111,7 +111,8 @@ bool fs_room_for_inode(struct fs_server *s)
 }
 
 /* Locked: points in at (parent, name), moving the parent reference. */
-static void fs_inode_set_where(struct fs_inode *in, struct fs_inode *parent, const char *name)
+static void fs_inode_set_where(struct fs_server *s, struct fs_inode *in, struct fs_inode *parent,
+			       const char *name)
 {
 	struct fs_inode *old = in->parent;
 
@@ -120,8 +121,10 @@ static void fs_inode_set_where(struct fs_inode *in, struct fs_inode *parent, con
 	parent->refs++;
 	in->parent = parent;
 	snprintf(in->name, sizeof(in->name), "%s", name);
-	if (old)
-		old->refs--; /* cannot reach 0 here: callers hold a ref on every parent they pass */
+	if (old) {
+		old->refs--; /* the last thing holding a parent the guest forgot: free it */
+		fs_inode_release(s, old);
+	}
 }
 
 int fs_inode_where(struct fs_server *s, struct fs_inode *in, struct fs_inode **parent,
@@ -185,7 +188,7 @@ int fs_lookup_at(struct fs_server *s, struct fs_inode *parent, int dirfd, const 
 		}
 	}
 	if (in && in != s->root) {
-		fs_inode_set_where(in, parent, name);
+		fs_inode_set_where(s, in, parent, name);
 		in->nlookup++;
 		in->refs++; /* while the entry is filled in */
 	}
@@ -222,7 +225,7 @@ void fs_inode_moved(struct fs_server *s, struct fs_inode *newparent, const char 
 	pthread_mutex_lock(&s->lock);
 	in = fs_find_key(s, st.st_dev, st.st_ino);
 	if (in && in != s->root)
-		fs_inode_set_where(in, newparent, newname);
+		fs_inode_set_where(s, in, newparent, newname);
 	pthread_mutex_unlock(&s->lock);
 }
 

@@ -574,6 +574,37 @@ static void test_unsupported_and_malformed(void **state)
 	}
 }
 
+/* An inode the guest forgot lives on while a child names it as parent, and not longer. */
+static void test_parent_released(void **state)
+{
+	struct cli *c = *state;
+	struct fw_entry_out e;
+	struct fs_server_stats st;
+	uint64_t a, f, fh;
+	char from[600], to[600];
+
+	assert_int_equal(cli_mkdir(c, FW_ROOT_ID, "a", 0755, &e), 0);
+	a = e.nodeid;
+	assert_int_equal(cli_create(c, a, "f", FW_O_RDWR, 0644, &e, &fh), 0);
+	f = e.nodeid;
+	assert_int_equal(cli_release(c, fh, false), 0);
+	cli_forget(c, a, 1);
+	fs_server_stats(c->s, &st);
+	assert_int_equal(st.inodes, 3); /* f still needs a's descriptor to be opened again */
+	assert_int_equal(cli_open(c, f, FW_O_RDONLY, &fh), 0);
+	assert_int_equal(cli_release(c, fh, false), 0);
+	/* the host moves f out of a; the guest finds it at its new place */
+	snprintf(from, sizeof(from), "%s/a/f", c->share);
+	snprintf(to, sizeof(to), "%s/f", c->share);
+	assert_int_equal(rename(from, to), 0);
+	assert_int_equal(cli_lookup(c, FW_ROOT_ID, "f", &e), 0);
+	assert_int_equal(e.nodeid, f);
+	fs_server_stats(c->s, &st);
+	assert_int_equal(st.inodes, 2);
+	assert_int_equal(cli_open(c, f, FW_O_RDONLY, &fh), 0);
+	assert_int_equal(cli_release(c, fh, false), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -586,6 +617,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_and_malformed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parent_released, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
