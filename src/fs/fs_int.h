@@ -136,7 +136,9 @@ int fs_name_check(const char *name);
 void *fs_reply_buf(struct fs_req *r);
 
 /* host.c: the host's system calls, behind one face on Linux and macOS */
-int fs_host_errno(int err); /* host errno -> Linux errno, negated */
+int fs_host_errno(int err); /* errno -> -errno, never 0 */
+/* A negative host errno as the guest's Linux numbers it (macOS numbers many differently). */
+int fs_wire_errno(int neg);
 int fs_host_open_path(int dirfd, const char *name); /* an inode descriptor, or -errno */
 int fs_host_open_at(int dirfd, const char *name, int flags, mode_t mode); /* I/O, or -errno */
 int fs_host_open_flags(uint32_t guest_flags); /* Linux open flags the guest sent -> host */

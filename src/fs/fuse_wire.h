@@ -118,7 +118,7 @@ enum fw_opcode {
 
 /*
  * Mode bits (S_IFMT and permissions) and DT_* types are the same numbers on Linux and macOS;
- * errno values are not, and the server translates them (fs_errno()).
+ * errno values are not: the server translates each reply's error once (fs_wire_errno()).
  */
 
 struct fw_in_header {

@@ -92,14 +92,21 @@ static const struct {
 
 int fs_host_errno(int err)
 {
+	return err > 0 ? -err : -EIO;
+}
+
+int fs_wire_errno(int neg)
+{
 #ifdef __APPLE__
+	int err = -neg;
+
 	for (size_t i = 0; i < sizeof(fs_errno_map) / sizeof(fs_errno_map[0]); i++)
 		if (fs_errno_map[i].host == err)
 			return -fs_errno_map[i].linux_errno;
 	/* 1..34 agree (EPERM .. ERANGE); anything else becomes EIO */
-	return err > 0 && err <= 34 ? -err : -EIO;
+	return err > 0 && err <= 34 ? neg : -5;
 #else
-	return err > 0 ? -err : -EIO;
+	return neg < 0 && neg > -4096 ? neg : -EIO;
 #endif
 }
 
@@ -158,7 +165,7 @@ int fs_host_open_path(int dirfd, const char *name)
 	int fd = fs_open_raw(dirfd, name, O_EVTONLY | O_NOFOLLOW_ANY, 0);
 
 	/* O_NOFOLLOW refuses a symlink: open the link itself, which O_SYMLINK never follows. */
-	if (fd == -40)
+	if (fd == -ELOOP)
 		fd = fs_open_raw(dirfd, name, O_EVTONLY | O_SYMLINK, 0);
 	return fd;
 #endif
@@ -317,7 +324,7 @@ int fs_host_fallocate(int fd, uint32_t mode, uint64_t off, uint64_t len)
 #else
 	(void)fd;
 	(void)mode;
-	return -95; /* Linux's EOPNOTSUPP: the guest then writes zeroes itself */
+	return -EOPNOTSUPP; /* the guest then writes zeroes itself */
 #endif
 }
 

@@ -651,7 +651,7 @@ uint32_t fs_server_handle(struct fs_server *s, struct fs_scratch *sc, const stru
 		return 0;
 	oh.unique = r.h.unique;
 	if (ret < 0) {
-		oh.error = ret;
+		oh.error = fs_wire_errno(ret);
 		ret = 0;
 	}
 	if ((size_t)ret > r.out_room)
