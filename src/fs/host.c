@@ -146,6 +146,11 @@ static int fs_open_raw(int dirfd, const char *name, int flags, mode_t mode)
 	int fd;
 
 	flags |= O_NOFOLLOW | O_CLOEXEC;
+#ifdef O_PATH
+	/* a tty in the share never becomes ours; openat2 refuses O_PATH with other flags */
+	if (!(flags & O_PATH))
+#endif
+		flags |= O_NOCTTY;
 #ifdef __linux__
 	fd = fs_openat2(dirfd, name, flags, mode);
 	if (fd != -ENOSYS)
