@@ -16,6 +16,12 @@
 #include "fs/fs.h"
 #include "fs/fuse_wire.h"
 
+#ifdef __APPLE__
+#define st_atim st_atimespec
+#define st_mtim st_mtimespec
+#define st_ctim st_ctimespec
+#endif
+
 #define CLI_REPLY_MAX (256 * 1024)
 
 struct cli {
