@@ -198,7 +198,7 @@ int fs_lookup_at(struct fs_server *s, struct fs_inode *parent, int dirfd, const 
 	if (!in)
 		return -ENFILE;
 	if (in == s->root) {
-		/* a bind mount of the share inside itself: the guest sees the root's attributes */
+		/* the share's root seen again inside itself (a bind mount): no second parent */
 		return -ELOOP;
 	}
 	r = fs_fill_entry(in, e);
