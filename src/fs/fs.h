@@ -29,6 +29,7 @@ struct fs_server_params {
 	/* Caps on what the guest can pin (host fds); 0 picks defaults from RLIMIT_NOFILE. */
 	unsigned max_inodes;
 	unsigned max_handles;
+	unsigned nr_shares; /* how many servers split the descriptors; 0: as many as can be */
 };
 
 int fs_server_create(const struct fs_server_params *p, struct fs_server **out, struct errbuf *e);

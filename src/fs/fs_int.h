@@ -23,9 +23,14 @@
 #define FS_REPLY_MAX (128u * 1024)
 #define FS_MAX_WRITE (256u * 1024)
 #define FS_MAX_PAGES (FS_MAX_WRITE / 4096)
-/* Defaults when neither the parameters nor RLIMIT_NOFILE ask for less. */
-#define FS_DEFAULT_INODES  16384u
-#define FS_DEFAULT_HANDLES 4096u
+/*
+ * Per-share caps when neither the parameters nor RLIMIT_NOFILE ask for less: a guest's page
+ * and dentry caches pin an inode per file they hold (a git checkout, a build tree), so the
+ * table must be large, and it costs about 300 bytes plus a descriptor per inode.
+ */
+#define FS_DEFAULT_INODES  131072u
+#define FS_DEFAULT_HANDLES 16384u
+#define FS_FD_WANT	   (1u << 20) /* RLIMIT_NOFILE asked for: Linux's default nr_open */
 /* How long the guest may cache names and attributes. */
 #define FS_ENTRY_TIMEOUT_S 1u
 
@@ -76,8 +81,9 @@ struct fs_server {
 	unsigned max_inodes;
 
 	struct fs_handle *handles;
-	unsigned *free_handles;
+	unsigned *free_handles; /* released slots, reused first */
 	unsigned nr_free_handles;
+	unsigned handles_touched; /* slots [0, handles_touched) have been set up */
 	unsigned max_handles;
 };
 

@@ -250,12 +250,17 @@ int fs_handle_add(struct fs_server *s, int fd, bool is_dir, struct fs_inode *in,
 	unsigned slot;
 
 	pthread_mutex_lock(&s->lock);
-	if (!s->nr_free_handles) {
+	if (s->nr_free_handles) {
+		slot = s->free_handles[--s->nr_free_handles];
+	} else if (s->handles_touched < s->max_handles) {
+		/* slots are set up as first used: a share nobody opens costs no memory */
+		slot = s->handles_touched++;
+		pthread_mutex_init(&s->handles[slot].lock, NULL);
+	} else {
 		pthread_mutex_unlock(&s->lock);
 		close(fd);
 		return -ENFILE;
 	}
-	slot = s->free_handles[--s->nr_free_handles];
 	h = &s->handles[slot];
 	h->used = true;
 	h->fd = fd;
@@ -276,7 +281,7 @@ static struct fs_handle *fs_handle_find(struct fs_server *s, uint64_t fh, bool i
 	uint64_t slot = (fh & 0xffffffffu) - 1;
 	struct fs_handle *h;
 
-	if ((fh & 0xffffffffu) == 0 || slot >= s->max_handles)
+	if ((fh & 0xffffffffu) == 0 || slot >= s->handles_touched)
 		return NULL;
 	h = &s->handles[slot];
 	if (!h->used || h->gen != (uint32_t)(fh >> 32) || h->is_dir != is_dir)
@@ -453,7 +458,7 @@ static int fs_op_init(struct fs_req *r, struct fs_inode *in)
 static void fs_forget_all(struct fs_server *s)
 {
 	pthread_mutex_lock(&s->lock);
-	for (unsigned i = 0; i < s->max_handles; i++) {
+	for (unsigned i = 0; i < s->handles_touched; i++) {
 		struct fs_handle *h = &s->handles[i];
 
 		/* the open's own reference; a request in flight keeps its own */
@@ -665,33 +670,42 @@ uint32_t fs_server_handle(struct fs_server *s, struct fs_scratch *sc, const stru
 
 /* ---- life cycle ---- */
 
+/* How many descriptors the process may have, raised as far as allowed first. */
 static unsigned fs_fd_budget(void)
 {
+#ifdef __APPLE__
+	const rlim_t want = OPEN_MAX; /* macOS refuses a soft limit above it */
+#else
+	const rlim_t want = FS_FD_WANT;
+#endif
 	struct rlimit rl;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return 1024;
-	/* raise the soft limit as far as allowed: the shares are what needs descriptors */
-	if (rl.rlim_cur < rl.rlim_max) {
-		rlim_t want = rl.rlim_max == RLIM_INFINITY ? 65536 : min_u64(rl.rlim_max, 65536);
+	/* with CAP_SYS_RESOURCE (ignition run as root) the hard limit goes up too, as virtiofsd's */
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+		struct rlimit n = { .rlim_cur = want, .rlim_max = want };
 
-		if (want > rl.rlim_cur) {
-			struct rlimit n = { .rlim_cur = want, .rlim_max = rl.rlim_max };
-
-			if (setrlimit(RLIMIT_NOFILE, &n) == 0)
-				rl.rlim_cur = want;
-		}
+		if (setrlimit(RLIMIT_NOFILE, &n) == 0)
+			rl = n;
 	}
-	return rl.rlim_cur == RLIM_INFINITY ? 65536 : (unsigned)min_u64(rl.rlim_cur, 1u << 20);
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
+		struct rlimit n = { .rlim_cur = min_u64(want, rl.rlim_max), .rlim_max = rl.rlim_max };
+
+		if (setrlimit(RLIMIT_NOFILE, &n) == 0)
+			rl.rlim_cur = n.rlim_cur;
+	}
+	return (unsigned)min_u64(rl.rlim_cur, want);
 }
 
 /*
- * Half of the descriptors the process may have, shared by up to MAX_FS shares, go to the
- * guest's inodes and open files; the other half stays for the VMM's disks, sockets and events.
+ * Half of the descriptors the process may have, split over the shares, go to the guest's
+ * inodes (three quarters) and open files; the other half stays for the VMM's disks, sockets
+ * and events.
  */
 static void fs_caps(const struct fs_server_params *p, unsigned *inodes, unsigned *handles)
 {
-	unsigned budget = fs_fd_budget() / 2 / 8;
+	unsigned budget = fs_fd_budget() / 2 / (p->nr_shares ? p->nr_shares : 8);
 
 	*inodes = p->max_inodes ? p->max_inodes :
 				  (unsigned)min_u64(FS_DEFAULT_INODES, max_u64(budget * 3 / 4, 64));
@@ -756,11 +770,6 @@ int fs_server_create(const struct fs_server_params *p, struct fs_server **out, s
 		fs_server_destroy(s);
 		return err_set(e, -ENOMEM, "out of memory");
 	}
-	for (unsigned i = 0; i < s->max_handles; i++) {
-		s->handles[i].fd = -1;
-		pthread_mutex_init(&s->handles[i].lock, NULL);
-		s->free_handles[s->nr_free_handles++] = s->max_handles - 1 - i;
-	}
 	r = fs_root_open(s, p->path, e);
 	if (r < 0) {
 		fs_server_destroy(s);
@@ -774,7 +783,7 @@ void fs_server_destroy(struct fs_server *s)
 {
 	if (!s)
 		return;
-	for (unsigned i = 0; s->handles && i < s->max_handles; i++) {
+	for (unsigned i = 0; s->handles && i < s->handles_touched; i++) {
 		struct fs_handle *h = &s->handles[i];
 
 		if (h->dir)
@@ -807,7 +816,7 @@ void fs_server_stats(struct fs_server *s, struct fs_server_stats *st)
 {
 	pthread_mutex_lock(&s->lock);
 	st->inodes = s->nr_inodes;
-	st->handles = s->max_handles - s->nr_free_handles;
+	st->handles = s->handles_touched - s->nr_free_handles;
 	st->max_inodes = s->max_inodes;
 	st->max_handles = s->max_handles;
 	pthread_mutex_unlock(&s->lock);

@@ -197,6 +197,7 @@ static struct virtio_mmio *fs_create(struct vm *vm, unsigned index, struct irq_l
 		.path = vm->cfg->fs[index].path,
 		.readonly = vm->cfg->fs[index].readonly,
 		.index = index,
+		.nr_shares = vm->cfg->nr_fs,
 	};
 
 	return virtio_fs_create(&p, &vm->gm, irq, e);

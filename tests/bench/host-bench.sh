@@ -15,6 +15,8 @@ I=$B/initramfs.cpio.gz
 MEM=${BENCH_MEM:-256}
 SMP=${BENCH_SMP:-1}
 DD4K=${BENCH_DD4K_MIB:-8}
+FSN=${BENCH_FS_FILES:-2000}
+FSMIB=${BENCH_FS_MIB:-64}
 RAM=$((MEM * 1024 * 1024))
 # ignition's default command line (plus --append), with qemu's console in place of ours
 QEMU_CMDLINE="console=ttyAMA0 earlycon=pl011,0x9000000 reboot=k panic=1"
@@ -29,6 +31,7 @@ note() { echo "bench: $*"; }
 record() {
 	echo "RUN $1 $2" >>$results
 	grep '^BENCH dd ' $B/$1.console | sed "s/^BENCH dd /DD $1 /" >>$results
+	grep '^BENCH fs ' $B/$1.console | sed "s/^BENCH fs /FS $1 /" >>$results
 	case $2 in *status=0*) ;; *)
 		note "$1 failed: $2"
 		cp $B/$1.console $B/$1.stderr $logs/ 2>/dev/null
@@ -45,7 +48,7 @@ ignition() {
 	shift
 	r=$($S -m BENCH-READY $opts -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \
 		/bin/ignition --kernel $K --initrd $I --smp $SMP --mem $MEM --no-rng "$@" \
-		--append "quiet bench=$mode bench_dd4k=$DD4K")
+		--append "quiet bench=$mode bench_dd4k=$DD4K bench_files=$FSN bench_mib=$FSMIB")
 	record $tag "$r"
 }
 
@@ -59,7 +62,8 @@ qemu() {
 		/usr/bin/qemu-system-aarch64 -accel kvm -M virt,gic-version=3 -cpu host \
 		-smp $SMP -m $MEM -nic none -no-reboot -display none -monitor none \
 		-chardev stdio,id=c0,signal=off -serial chardev:c0 \
-		-kernel $K -initrd $I "$@" -append "$QEMU_CMDLINE quiet bench=$mode bench_dd4k=$DD4K")
+		-kernel $K -initrd $I "$@" \
+		-append "$QEMU_CMDLINE quiet bench=$mode bench_dd4k=$DD4K bench_files=$FSN bench_mib=$FSMIB")
 	record $tag "$r"
 }
 
@@ -98,6 +102,45 @@ while [ $i -le ${BENCH_DD_RUNS:-3} ]; do
 	note "disk round $i done"
 	i=$((i + 1))
 done
+# Shared directories: ignition's own FUSE server against qemu with Debian's virtiofsd (C, from
+# qemu-system-common), which needs the guest's RAM in shared memory; both on the same tmpfs.
+fs_share() {
+	rm -rf $B/share
+	mkdir -p $B/share
+}
+
+qemu_fs() {
+	fs_share
+	rm -f $B/vfsd.sock
+	chroot /tools /usr/lib/qemu/virtiofsd --socket-path=$B/vfsd.sock -o source=$B/share \
+		-o cache=auto -o sandbox=chroot >$B/$1.virtiofsd 2>&1 &
+	vfsd=$!
+	n=0
+	while [ ! -S $B/vfsd.sock ] && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	qemu fs $1 -- -object memory-backend-memfd,id=mem,size=${MEM}M,share=on \
+		-numa node,memdev=mem -chardev socket,id=vfs,path=$B/vfsd.sock \
+		-device vhost-user-fs-device,chardev=vfs,tag=bench
+	kill $vfsd 2>/dev/null
+	wait $vfsd 2>/dev/null
+	cp $B/$1.virtiofsd $logs/ 2>/dev/null
+}
+
+# virtiofsd locks its socket under /var/run, which the read-only /tools does not have
+[ "${BENCH_FS_RUNS:-3}" -gt 0 ] && mount -t tmpfs tmpfs /tools/var && mkdir -p /tools/var/run
+i=1
+while [ $i -le ${BENCH_FS_RUNS:-3} ]; do
+	fs_share
+	ignition fs fs-ignition-$i -- --fs tag=bench,path=$B/share
+	qemu_fs fs-qemu-$i
+	note "shared directory round $i done"
+	i=$((i + 1))
+done
+[ "${BENCH_FS_RUNS:-3}" -gt 0 ] && umount /tools/var
+cp $B/fs-ignition-1.console $B/fs-qemu-1.console $B/fs-ignition-1.stderr $B/fs-qemu-1.stderr \
+	$logs/ 2>/dev/null
 cp $B/boot-ignition-1.console $B/boot-qemu-1.console $B/dd-ignition-1.console \
 	$B/dd-qemu-1.console $B/dd-ignition-1.stderr $B/dd-qemu-1.stderr $logs/ 2>/dev/null
 echo DONE >>$results

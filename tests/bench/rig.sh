@@ -3,7 +3,8 @@
 # tests/bench/host-bench.sh as its scenario, ignition and Debian's arm64 qemu side by side inside
 # it, and leaves the figures in $BENCH_OUT/rig/results (see host-bench.sh for the lines).
 # Environment: IGNITION (static arm64 build), BENCH_RUNS, BENCH_DD_RUNS, BENCH_MEM, BENCH_SMP,
-# BENCH_DD4K_MIB (MiB read with bs=4k; 1M always reads 64),
+# BENCH_DD4K_MIB (MiB read with bs=4k; 1M always reads 64), BENCH_FS_RUNS, BENCH_FS_FILES,
+# BENCH_FS_MIB (the shared-directory rounds: ignition --fs against qemu + virtiofsd),
 # BENCH_OUT (default build-bench-rig), E2E_CACHE, E2E_TIMEOUT (default 1500 s).
 set -uo pipefail
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -17,16 +18,19 @@ IGNITION=${IGNITION:-$top/build-aarch64/ignition}
 rm -rf "$out/rig"
 mkdir -p "$out/rig"
 
-# The stopwatch, for the host and for the guest.
+# The stopwatch, for the host and for the guest; the guest's file system benchmark.
 aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$out/stamp" "$bench/stamp.c" ||
 	die "cannot build tests/bench/stamp.c"
+aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$out/fsbench" "$bench/fsbench.c" ||
+	die "cannot build tests/bench/fsbench.c"
 
-# The bench guest's initramfs: busybox, the stopwatch, virtio-blk's modules and /init.
+# The bench guest's initramfs: busybox, the stopwatch, fsbench, virtio-blk's and virtio-fs's
+# modules and /init.
 g=$out/guest
 rm -rf "$g"
 mkdir -p "$g"/{bin,dev,proc,lib/modules}
-cp "$cache/busybox/busybox" "$out/stamp" "$g/bin/"
-for m in virtio_mmio virtio_blk; do
+cp "$cache/busybox/busybox" "$out/stamp" "$out/fsbench" "$g/bin/"
+for m in virtio_mmio virtio_blk fuse virtiofs; do
 	cp "$(modinfo -b "$cache/kernel" -k "$kver" -n $m)" "$g/lib/modules/$m.ko" ||
 		die "no module $m in the guest kernel"
 done
@@ -52,6 +56,9 @@ BENCH_DD_RUNS=${BENCH_DD_RUNS:-3}
 BENCH_MEM=${BENCH_MEM:-256}
 BENCH_SMP=${BENCH_SMP:-1}
 BENCH_DD4K_MIB=${BENCH_DD4K_MIB:-8}
+BENCH_FS_RUNS=${BENCH_FS_RUNS:-3}
+BENCH_FS_FILES=${BENCH_FS_FILES:-2000}
+BENCH_FS_MIB=${BENCH_FS_MIB:-64}
 CONF
 (cd "$r" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$out/run.cpio.gz"
 cat "$host_base_cpio" "$out/run.cpio.gz" >"$out/host-initramfs.cpio"

@@ -218,6 +218,7 @@ static int vfs_setup(struct virtio_fs *f, const struct virtio_fs_params *p, stru
 		.readonly = p->readonly,
 		.max_inodes = p->max_inodes,
 		.max_handles = p->max_handles,
+		.nr_shares = p->nr_shares,
 	};
 	size_t taglen = strlen(p->tag);
 	int r = 0;

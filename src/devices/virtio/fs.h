@@ -23,6 +23,7 @@ struct virtio_fs_params {
 	/* 0: defaults (see fs/fs.h) */
 	unsigned max_inodes;
 	unsigned max_handles;
+	unsigned nr_shares; /* of the VM, which split the descriptors */
 };
 
 /* Opens the directory, builds its FUSE server and the device with its worker threads. */

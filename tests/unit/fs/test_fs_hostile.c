@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -504,10 +505,27 @@ static void test_open_cap_and_destroy(void **state)
 	assert_int_equal(cli_open(c, cli_node(c, FW_ROOT_ID, "f"), FW_O_RDONLY, &fh[1]), 0);
 }
 
+/* Without explicit caps they come from RLIMIT_NOFILE: half of it, over eight shares at most. */
+static void test_default_caps(void **state)
+{
+	struct cli *c = *state;
+	struct fs_server_stats st;
+	struct rlimit rl;
+
+	fs_server_stats(c->s, &st);
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(st.max_inodes >= 64 && st.max_handles >= 32);
+	assert_true(st.max_inodes <= 131072 && st.max_handles <= 16384);
+	assert_true(st.max_inodes + st.max_handles <= max_u64(rl.rlim_cur / 2 / 8, 96));
+	/* the soft limit was raised to what the hard one allows (up to Linux's nr_open) */
+	assert_true(rl.rlim_cur == rl.rlim_max || rl.rlim_cur >= (1u << 20));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_default_caps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_symlinks_out, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_swapped_for_symlink, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_root, setup, teardown),
