@@ -120,7 +120,9 @@ qemu_fs() {
 		sleep 0.1
 		n=$((n + 1))
 	done
-	qemu fs $1 -- -object memory-backend-memfd,id=mem,size=${MEM}M,share=on \
+	# vhost-user needs a modern virtio-mmio device, which virt makes legacy by default
+	qemu fs $1 -- -global virtio-mmio.force-legacy=false \
+		-object memory-backend-memfd,id=mem,size=${MEM}M,share=on \
 		-numa node,memdev=mem -chardev socket,id=vfs,path=$B/vfsd.sock \
 		-device vhost-user-fs-device,chardev=vfs,tag=bench
 	kill $vfsd 2>/dev/null
