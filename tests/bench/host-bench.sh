@@ -46,7 +46,7 @@ ignition() {
 	opts=
 	while [ "$1" != -- ]; do opts="$opts $1"; shift; done
 	shift
-	r=$($S -m BENCH-READY $opts -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \
+	r=$($S -m BENCH-READY $opts -o $B/$tag.console -e $B/$tag.stderr -t ${STAMP_T:-300} -- \
 		/bin/ignition --kernel $K --initrd $I --smp $SMP --mem $MEM --no-rng "$@" \
 		--append "quiet bench=$mode bench_dd4k=$DD4K bench_files=$FSN bench_mib=$FSMIB")
 	record $tag "$r"
@@ -58,7 +58,8 @@ qemu() {
 	opts=
 	while [ "$1" != -- ]; do opts="$opts $1"; shift; done
 	shift
-	r=$($S -m BENCH-READY $opts -c /tools -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \
+	r=$($S -m BENCH-READY $opts -c /tools -o $B/$tag.console -e $B/$tag.stderr \
+		-t ${STAMP_T:-300} -- \
 		/usr/bin/qemu-system-aarch64 -accel kvm -M virt,gic-version=3 -cpu host \
 		-smp $SMP -m $MEM -nic none -no-reboot -display none -monitor none \
 		-chardev stdio,id=c0,signal=off -serial chardev:c0 \
@@ -132,6 +133,8 @@ qemu_fs() {
 
 # virtiofsd locks its socket under /var/run, which the read-only /tools does not have
 [ "${BENCH_FS_RUNS:-3}" -gt 0 ] && mount -t tmpfs tmpfs /tools/var && mkdir -p /tools/var/run
+# 2000 files cost about 160 ms each in the nested rig, under either VMM
+export STAMP_T=900
 i=1
 while [ $i -le ${BENCH_FS_RUNS:-3} ]; do
 	fs_share
@@ -140,6 +143,7 @@ while [ $i -le ${BENCH_FS_RUNS:-3} ]; do
 	note "shared directory round $i done"
 	i=$((i + 1))
 done
+unset STAMP_T
 [ "${BENCH_FS_RUNS:-3}" -gt 0 ] && umount /tools/var
 cp $B/fs-ignition-1.console $B/fs-qemu-1.console $B/fs-ignition-1.stderr $B/fs-qemu-1.stderr \
 	$logs/ 2>/dev/null

@@ -5,7 +5,8 @@
 # Environment: IGNITION (static arm64 build), BENCH_RUNS, BENCH_DD_RUNS, BENCH_MEM, BENCH_SMP,
 # BENCH_DD4K_MIB (MiB read with bs=4k; 1M always reads 64), BENCH_FS_RUNS, BENCH_FS_FILES,
 # BENCH_FS_MIB (the shared-directory rounds: ignition --fs against qemu + virtiofsd),
-# BENCH_OUT (default build-bench-rig), E2E_CACHE, E2E_TIMEOUT (default 1500 s).
+# BENCH_OUT (default build-bench-rig), E2E_CACHE, E2E_TIMEOUT (default 3600 s: the shared
+# directory rounds add about half an hour).
 set -uo pipefail
 bench=$(cd "$(dirname "$0")" && pwd)
 export E2E_OUT=${BENCH_OUT:-$bench/../../build-bench-rig}
@@ -73,7 +74,7 @@ log=$out/host-console.log
 echo "host: ${host_cmd[*]}" >"$log"
 say "emulated host: ignition and qemu alternating (console: $log)"
 export T0=$EPOCHREALTIME
-timeout -k 10 "${E2E_TIMEOUT:-1500}" "${host_cmd[@]}" -display none -monitor none -serial stdio \
+timeout -k 10 "${E2E_TIMEOUT:-3600}" "${host_cmd[@]}" -display none -monitor none -serial stdio \
 	</dev/null 2>&1 | "$e2e/tsfilter.sh" | tee -a "$log" |
 	grep --line-buffered -E 'bench: |e2e: host (ready|scenario)|Kernel panic|Oops|BUG' >&2
 rc=${PIPESTATUS[0]}
