@@ -690,7 +690,8 @@ static unsigned fs_fd_budget(void)
 			rl = n;
 	}
 	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want && rl.rlim_cur < rl.rlim_max) {
-		struct rlimit n = { .rlim_cur = min_u64(want, rl.rlim_max), .rlim_max = rl.rlim_max };
+		struct rlimit n = { .rlim_cur = min_u64(want, rl.rlim_max),
+				    .rlim_max = rl.rlim_max };
 
 		if (setrlimit(RLIMIT_NOFILE, &n) == 0)
 			rl.rlim_cur = n.rlim_cur;

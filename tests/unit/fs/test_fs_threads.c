@@ -178,8 +178,8 @@ static void *work(void *opaque)
 			char two[40];
 			size_t n = strlen(name) + 1;
 			struct fw_rename_in rn = { .newdir = rand_r(&w->seed) & 1 ?
-								   FW_ROOT_ID :
-								   atomic_load(&dir_node) };
+								     FW_ROOT_ID :
+								     atomic_load(&dir_node) };
 
 			memcpy(two, name, n);
 			memcpy(two + n, name2, strlen(name2) + 1);
