@@ -17,7 +17,9 @@
 #include "arch/aarch64/fdt.h"
 #include "build_config.h"
 #include "devices/virtio/blk.h"
+#include "devices/virtio/fs.h"
 #include "devices/virtio/net.h"
+#include "fs/fs.h"
 #include "devices/virtio/rng.h"
 #include "devices/virtio/vsock.h"
 #include "host/vsock/muxer.h"
@@ -264,9 +266,35 @@ static int vsock_sandbox(const struct vm_config *cfg, unsigned index, struct san
 	return sandbox_allow_syscalls(rules, vsock_mux_syscalls);
 }
 
+static unsigned fs_count(const struct vm_config *cfg)
+{
+	return cfg->nr_fs;
+}
+
+static struct virtio_mmio *fs_create(struct vm *vm, unsigned index, struct irq_line *irq,
+				     struct errbuf *e)
+{
+	struct virtio_fs_params p = {
+		.tag = vm->cfg->fs[index].tag,
+		.path = vm->cfg->fs[index].path,
+		.readonly = vm->cfg->fs[index].readonly,
+		.index = index,
+		.nr_shares = vm->cfg->nr_fs,
+	};
+
+	return virtio_fs_create(&p, &vm->gm, irq, e);
+}
+
+/* Every share makes the same calls: the first adds them for all. */
+static int fs_sandbox(const struct vm_config *cfg, unsigned index, struct sandbox_rules *rules)
+{
+	return index ? 0 : sandbox_allow_syscalls(rules, fs_server_syscalls);
+}
+
 static const struct vm_device_kind vm_device_kinds[] = {
 	{ .name = "virtio-blk", .count = blk_count, .create = blk_create },
 	{ .name = "virtio-net", .count = net_count, .create = net_create, .sandbox = net_sandbox },
+	{ .name = "virtio-fs", .count = fs_count, .create = fs_create, .sandbox = fs_sandbox },
 	{ .name = "virtio-rng", .count = rng_count, .create = rng_create },
 	{ .name = "virtio-vsock",
 	  .count = vsock_count,

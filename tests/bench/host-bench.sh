@@ -18,6 +18,8 @@ DD4K=${BENCH_DD4K_MIB:-8}
 PARTS=${BENCH_PARTS:-setup boot norng map dd}
 QUIET=${BENCH_QUIET-quiet}
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
+FSN=${BENCH_FS_FILES:-2000}
+FSMIB=${BENCH_FS_MIB:-64}
 RAM=$((MEM * 1024 * 1024))
 # ignition's default command line with qemu's console in place of ours: the appended text comes
 # before the early console, so that "quiet" holds for it (src/arch/aarch64/cmdline.c)
@@ -94,6 +96,7 @@ trace_end() {
 record() {
 	echo "RUN $1 $2${3:+ $3}" >>$results
 	grep '^BENCH dd ' $B/$1.console | sed "s/^BENCH dd /DD $1 /" >>$results
+	grep '^BENCH fs ' $B/$1.console | sed "s/^BENCH fs /FS $1 /" >>$results
 	case $2 in *status=0*) ;; *)
 		note "$1 failed: $2"
 		cp $B/$1.console $B/$1.stderr $logs/ 2>/dev/null
@@ -113,9 +116,9 @@ ignition() {
 	shift
 	t=$(thp)
 	trace_begin
-	r=$($S -m BENCH-READY $opts -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \
+	r=$($S -m BENCH-READY $opts -o $B/$tag.console -e $B/$tag.stderr -t ${STAMP_T:-300} -- \
 		$VMM_BIN --kernel $K --initrd $I --smp $SMP --mem $MEM "$@" \
-		--append "$QUIET bench=$mode bench_dd4k=$DD4K ${BENCH_APPEND:-}")
+		--append "$QUIET bench=$mode bench_dd4k=$DD4K bench_files=$FSN bench_mib=$FSMIB ${BENCH_APPEND:-}")
 	trace_end $tag
 	record $tag "$r" "$(thp_delta "$t")"
 }
@@ -128,12 +131,13 @@ qemu() {
 	shift
 	t=$(thp)
 	trace_begin
-	r=$($S -m BENCH-READY $opts -c /tools -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \
+	r=$($S -m BENCH-READY $opts -c /tools -o $B/$tag.console -e $B/$tag.stderr \
+		-t ${STAMP_T:-300} -- \
 		/usr/bin/qemu-system-aarch64 -accel kvm -M virt,gic-version=3 -cpu host \
 		-smp $SMP -m $MEM -nic none -no-reboot -display none -monitor none \
 		-chardev stdio,id=c0,signal=off -serial chardev:c0 \
 		-kernel $K -initrd $I "$@" \
-		-append "$QEMU_CMDLINE $QUIET bench=$mode bench_dd4k=$DD4K ${BENCH_APPEND:-} $QEMU_EARLYCON")
+		-append "$QEMU_CMDLINE $QUIET bench=$mode bench_dd4k=$DD4K bench_files=$FSN bench_mib=$FSMIB ${BENCH_APPEND:-} $QEMU_EARLYCON")
 	trace_end $tag
 	record $tag "$r" "$(thp_delta "$t")"
 }
@@ -273,6 +277,50 @@ done
 cp $B/vsock-ignition-1.console $B/vsock-qemu-1.console $B/vsock-ignition-1.stderr \
 	$B/vsock-qemu-1.stderr $logs/ 2>/dev/null
 
+# Shared directories: ignition's own FUSE server against qemu with Debian's virtiofsd (C, from
+# qemu-system-common), which needs the guest's RAM in shared memory; both on the same tmpfs.
+fs_share() {
+	rm -rf $B/share
+	mkdir -p $B/share
+}
+
+qemu_fs() {
+	fs_share
+	rm -f $B/vfsd.sock
+	chroot /tools /usr/lib/qemu/virtiofsd --socket-path=$B/vfsd.sock -o source=$B/share \
+		-o cache=auto -o sandbox=chroot >$B/$1.virtiofsd 2>&1 &
+	vfsd=$!
+	n=0
+	while [ ! -S $B/vfsd.sock ] && [ $n -lt 100 ]; do
+		sleep 0.1
+		n=$((n + 1))
+	done
+	# vhost-user needs a modern virtio-mmio device, which virt makes legacy by default
+	qemu fs $1 -- -global virtio-mmio.force-legacy=false \
+		-object memory-backend-memfd,id=mem,size=${MEM}M,share=on \
+		-numa node,memdev=mem -chardev socket,id=vfs,path=$B/vfsd.sock \
+		-device vhost-user-fs-device,chardev=vfs,tag=bench
+	kill $vfsd 2>/dev/null
+	wait $vfsd 2>/dev/null
+	cp $B/$1.virtiofsd $logs/ 2>/dev/null
+}
+
+# virtiofsd locks its socket under /var/run, which the read-only /tools does not have
+[ "${BENCH_FS_RUNS:-3}" -gt 0 ] && mount -t tmpfs tmpfs /tools/var && mkdir -p /tools/var/run
+# 2000 files cost about 160 ms each in the nested rig, under either VMM
+export STAMP_T=900
+i=1
+while [ $i -le ${BENCH_FS_RUNS:-3} ]; do
+	fs_share
+	ignition fs fs-ignition-$i -- --fs tag=bench,path=$B/share
+	qemu_fs fs-qemu-$i
+	note "shared directory round $i done"
+	i=$((i + 1))
+done
+unset STAMP_T
+[ "${BENCH_FS_RUNS:-3}" -gt 0 ] && umount /tools/var
+cp $B/fs-ignition-1.console $B/fs-qemu-1.console $B/fs-ignition-1.stderr $B/fs-qemu-1.stderr \
+	$logs/ 2>/dev/null
 cp $B/boot-ignition-1.console $B/boot-qemu-1.console $B/dd-ignition-1.console \
 	$B/dd-qemu-1.console $B/dd-ignition-1.stderr $B/dd-qemu-1.stderr $logs/ 2>/dev/null
 echo DONE >>$results

@@ -4,8 +4,10 @@
 # it, and leaves the figures in $BENCH_OUT/rig/results (see host-bench.sh for the lines).
 # Environment: IGNITION (static arm64 build), BENCH_RUNS, BENCH_DD_RUNS, BENCH_MEM, BENCH_SMP,
 # BENCH_DD4K_MIB (MiB read with bs=4k; 1M always reads 64), BENCH_VSOCK_RUNS, BENCH_VSOCK_MIB
-# (MiB each way per vsock run),
-# BENCH_OUT (default build-bench-rig), E2E_CACHE, E2E_TIMEOUT (default 1500 s).
+# (MiB each way per vsock run), BENCH_FS_RUNS, BENCH_FS_FILES, BENCH_FS_MIB (the
+# shared-directory rounds: ignition --fs against qemu + virtiofsd),
+# BENCH_OUT (default build-bench-rig), E2E_CACHE, E2E_TIMEOUT (default 3600 s: the shared
+# directory rounds add about half an hour).
 # For experiments (see host-bench.sh): BENCH_PARTS, BENCH_QUIET, BENCH_APPEND, BENCH_IGN_OPTS,
 # BENCH_ALT_CMDLINE, BENCH_IGNITION_B (a second build), BENCH_KEEP=1 (every console and stderr),
 # BENCH_SMAPS=1, BENCH_KVMTRACE=1 (the host's kvm and sched tracepoints per boot), and
@@ -23,18 +25,20 @@ IGNITION=${IGNITION:-$top/build-aarch64/ignition}
 rm -rf "$out/rig"
 mkdir -p "$out/rig"
 
-# The stopwatch, for the host and for the guest.
+# The stopwatch, for the host and for the guest; the guest's file system benchmark.
 aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$out/stamp" "$bench/stamp.c" ||
 	die "cannot build tests/bench/stamp.c"
+aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$out/fsbench" "$bench/fsbench.c" ||
+	die "cannot build tests/bench/fsbench.c"
 
-# The bench guest's initramfs: busybox, the stopwatch, vsockt, virtio-blk's and vsock's modules
-# and /init.
+# The bench guest's initramfs: busybox, the stopwatch, vsockt, fsbench, the modules of
+# virtio-blk, vsock and virtio-fs, and /init.
 g=$out/guest
 rm -rf "$g"
 mkdir -p "$g"/{bin,dev,proc,lib/modules}
-cp "$cache/busybox/busybox" "$out/stamp" "$cache/vsockt/vsockt" "$g/bin/"
+cp "$cache/busybox/busybox" "$out/stamp" "$cache/vsockt/vsockt" "$out/fsbench" "$g/bin/"
 for m in virtio_mmio virtio_blk vsock vmw_vsock_virtio_transport_common \
-	vmw_vsock_virtio_transport; do
+	vmw_vsock_virtio_transport fuse virtiofs; do
 	cp "$(modinfo -b "$cache/kernel" -k "$kver" -n $m)" "$g/lib/modules/$m.ko" ||
 		die "no module $m in the guest kernel"
 done
@@ -77,6 +81,9 @@ BENCH_KVMTRACE=${BENCH_KVMTRACE:-}
 BENCH_ALT_CMDLINE="${BENCH_ALT_CMDLINE:-}"
 BENCH_VSOCK_RUNS=${BENCH_VSOCK_RUNS:-3}
 BENCH_VSOCK_MIB=${BENCH_VSOCK_MIB:-32}
+BENCH_FS_RUNS=${BENCH_FS_RUNS:-3}
+BENCH_FS_FILES=${BENCH_FS_FILES:-2000}
+BENCH_FS_MIB=${BENCH_FS_MIB:-64}
 CONF
 (cd "$r" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$out/run.cpio.gz"
 cat "$host_base_cpio" "$out/run.cpio.gz" >"$out/host-initramfs.cpio"
@@ -92,7 +99,7 @@ log=$out/host-console.log
 echo "host: ${host_cmd[*]} ${BENCH_HOST_ARGS:-}" >"$log"
 say "emulated host: ignition and qemu alternating (console: $log)"
 export T0=$EPOCHREALTIME
-timeout -k 10 "${E2E_TIMEOUT:-1500}" "${host_cmd[@]}" ${BENCH_HOST_ARGS:-} -display none \
+timeout -k 10 "${E2E_TIMEOUT:-3600}" "${host_cmd[@]}" ${BENCH_HOST_ARGS:-} -display none \
 	-monitor none -serial stdio </dev/null 2>&1 | "$e2e/tsfilter.sh" | tee -a "$log" |
 	grep --line-buffered -E 'bench: |e2e: host (ready|scenario)|Kernel panic|Oops|BUG' >&2
 rc=${PIPESTATUS[0]}

@@ -11,6 +11,7 @@
 #                 qemu, and ignition with and without ioeventfd
 #   5 exits       x86: callgrind per MMIO exit through the real run loop  (tests/bench/exits.sh)
 #   6 network     rig: iperf3 both ways, ping, RSS; ignition vs qemu, same backend (net.sh)
+#   7 shared dir  rig: guest fsbench on ignition --fs vs qemu + virtiofsd (tests/bench/fsbench.c)
 #
 # Environment: IGNITION (static arm64 build, default build-aarch64/ignition), BUILD_BENCH (x86
 # release build with the bench programs, default build-bench), BENCH_OUT (default
@@ -26,6 +27,8 @@ smoke=
 if [ -n "$smoke" ]; then
 	export BENCH_RUNS=${BENCH_RUNS:-1} BENCH_DD_RUNS=${BENCH_DD_RUNS:-1}
 	export BENCH_DD4K_MIB=${BENCH_DD4K_MIB:-4} BENCH_SIZE_MIB=${BENCH_SIZE_MIB:-16}
+	export BENCH_FS_RUNS=${BENCH_FS_RUNS:-1} BENCH_FS_FILES=${BENCH_FS_FILES:-200}
+	export BENCH_FS_MIB=${BENCH_FS_MIB:-16}
 	export MMIO_ACCESSES=${MMIO_ACCESSES:-20000}
 	exit_n=10000 setup_runs=5
 else
@@ -69,6 +72,7 @@ machine="$(uname -m), $(nproc) CPUs ($cpu), $(awk '/MemTotal/ { printf "%.0f GiB
 	/proc/meminfo), load $(cut -d' ' -f1-3 /proc/loadavg), $(. /etc/os-release && echo "$PRETTY_NAME")"
 rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 runs="boot runs: ${BENCH_RUNS:-5} each; disk/memory runs: ${BENCH_DD_RUNS:-3} each"
+runs="$runs; shared-directory runs: ${BENCH_FS_RUNS:-3} each"
 report=$(cat <<REPORT
 # Benchmarks
 

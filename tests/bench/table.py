@@ -27,7 +27,7 @@ def load_figures(path):
 
 
 def load_rig(path):
-    runs, dds = {}, {}
+    runs, dds, fss = {}, {}, {}
     for line in open(path):
         parts = line.split(None, 2)
         if len(parts) < 3:
@@ -42,7 +42,10 @@ def load_rig(path):
         elif kind == "DD":
             d = kv(rest)
             dds.setdefault((group, d.get("bs")), []).append(d)
-    return runs, dds
+        elif kind == "FS":
+            d = kv(rest)
+            fss.setdefault((group, d.get("op")), []).append(d)
+    return runs, dds, fss
 
 
 def load_devices(path):
@@ -203,6 +206,26 @@ def disk_rows(t, devices, dds):
               ratio(a, c), "", None, "no ioeventfd")
 
 
+def fs_rows(t, fss):
+    """Shared directories: guest fsbench on ignition's --fs and on qemu + virtiofsd."""
+    def per_run(who, op):
+        vals = []
+        for d in fss.get((who, op), []):
+            us = float(d.get("us", -1))
+            if us <= 0:
+                continue
+            vals.append(int(d["n"]) / us * 1e6 if op == "files" else int(d["bytes"]) / us)
+        return statistics.median(vals) if vals else None
+
+    for op, label in (("files", "create + stat + remove small files, files/s"),
+                      ("write", "sequential write + fsync, MB/s"),
+                      ("read", "sequential read (cold), MB/s")):
+        a, b = per_run("fs-ignition", op), per_run("fs-qemu", op)
+        r = ratio(a, b)
+        t.add(f"6 shared directory (rig): {label}", a, b, r, "≥ 1.00",
+              None if r is None else r >= 1.0, "qemu + virtiofsd")
+
+
 def exit_rows(t, f, devices_text):
     kinds = (("exit_uart_lsr", "UART LSR read"),
              ("exit_virtio_isr", "virtio InterruptStatus read"),
@@ -271,7 +294,7 @@ def vsock_rows(t, vs):
 
 def main():
     f = load_figures(sys.argv[1])
-    runs, dds = load_rig(sys.argv[2])
+    runs, dds, fss = load_rig(sys.argv[2])
     devices = load_devices(sys.argv[3])
     t = Table()
     boot_rows(t, runs, f)
@@ -283,6 +306,8 @@ def main():
     vsock = load_vsock(sys.argv[2])
     if vsock:
         vsock_rows(t, vsock)
+    if fss:
+        fs_rows(t, fss)
     print(t.render())
     met = sum(1 for g in t.goals if g)
     print(f"\ngoals met: {met} of {len(t.goals)}")

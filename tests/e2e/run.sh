@@ -6,8 +6,8 @@
 #   E2E_VMM=ignition|qemu   the VMM inside the host (default ignition; qemu is the stand-in)
 #   IGNITION=PATH           static arm64 ignition (default build-aarch64/ignition)
 #   E2E_BOOTS="boot1 ..."   which boots of host/scenario.sh to run (default all: boot1 boot2
-#                           boot3 badguest durkill duroff durquit durterm cpufeat cpuoff
-#                           rawimage netuser nettap netnone netstream vsock)
+#                           boot3 fsboot badguest durkill duroff durquit durterm cpufeat
+#                           cpuoff rawimage netuser nettap netnone netstream vsock)
 #   E2E_CACHE, E2E_OUT      cache (.cache/e2e) and per-run output (build-e2e) folders
 #   E2E_TIMEOUT=S           hard limit for the emulated host (default 1500)
 #   E2E_DEMO=0              skip the last phase, make demo driven through a pseudo-terminal
@@ -17,11 +17,12 @@ set -uo pipefail
 
 E2E_VMM=${E2E_VMM:-ignition}
 IGNITION=${IGNITION:-$top/build-aarch64/ignition}
-all_boots="boot1 boot2 boot3 badguest durkill duroff durquit durterm cpufeat cpuoff rawimage"
+all_boots="boot1 boot2 boot3 fsboot badguest durkill duroff durquit durterm"
+all_boots="$all_boots cpufeat cpuoff rawimage" # host/scenario-cpu.sh
 all_boots="$all_boots netuser nettap netnone netstream" # host/scenario-net.sh
 all_boots="$all_boots vsock" # host/scenario-vsock.sh
 E2E_BOOTS=${E2E_BOOTS:-$all_boots}
-E2E_TIMEOUT=${E2E_TIMEOUT:-1500}
+E2E_TIMEOUT=${E2E_TIMEOUT:-1800}
 case $E2E_VMM in ignition | qemu) ;; *) die "E2E_VMM must be ignition or qemu" ;; esac
 if [ ! -f "$IGNITION" ]; then
 	[ "$E2E_VMM" = qemu ] || die "no $IGNITION: run make aarch64 first"

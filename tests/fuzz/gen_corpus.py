@@ -443,6 +443,73 @@ def gen_vsock():
     write('virtio_vsock', 'reset-and-scribble', reset)
 
 
+# ---- fuse: flags, then requests (see fuzz_fuse.c) ----
+
+FUSE_OPS = ['INIT', 'LOOKUP', 'FORGET', 'BATCH_FORGET', 'GETATTR', 'SETATTR', 'STATFS', 'ACCESS',
+            'READLINK', 'SYMLINK', 'MKNOD', 'MKDIR', 'UNLINK', 'RMDIR', 'RENAME', 'RENAME2', 'LINK',
+            'OPEN', 'CREATE', 'READ', 'WRITE', 'FLUSH', 'RELEASE', 'FSYNC', 'OPENDIR', 'READDIR',
+            'READDIRPLUS', 'RELEASEDIR', 'FSYNCDIR', 'FALLOCATE', 'LSEEK', 'DESTROY', 'GETXATTR',
+            'INTERRUPT']
+
+
+def fuse_req(op, args=b'', node=0, patch=0, delta=0, split=0, room=4096):
+    return (u8(FUSE_OPS.index(op)) + u8(node) + u8(patch) + u16(len(args)) + args + u8(delta) +
+            u8(split) + u16(room))
+
+
+def gen_fuse():
+    lookup = fuse_req('LOOKUP', b'file\0')
+    read_in = lambda fh=0, off=0, size=4096: u64(fh) + u64(off) + u32(size) + u32(0) + u64(0) + \
+        u32(0) + u32(0)
+    write('fuse', 'lookup-open-read-release',
+          u8(0) + lookup + fuse_req('OPEN', u32(0) + u32(0), node=1) +
+          fuse_req('READ', read_in(), node=1, patch=1, split=3) +
+          fuse_req('RELEASE', u64(0) + u32(0) + u32(0) + u64(0), patch=1) +
+          fuse_req('FORGET', u64(1), node=1))
+    create = u32(2) + u32(0o100644) + u32(0) + u32(0) + b'new\0'
+    wr = u64(0) + u64(0) + u32(5) + u32(0) + u64(0) + u32(0) + u32(0) + b'hello'
+    write('fuse', 'create-write-setattr-rename',
+          u8(0) + fuse_req('CREATE', create) + fuse_req('WRITE', wr, patch=1) +
+          fuse_req('SETATTR', u32(8) + u32(0) + u64(0) + u64(2) + bytes(64), node=1) +
+          fuse_req('RENAME', u64(1) + b'new\0moved\0') +
+          fuse_req('RENAME2', u64(1) + u32(2) + u32(0) + b'moved\0file\0'))
+    write('fuse', 'mkdir-symlink-mknod-link-unlink',
+          u8(0) + fuse_req('MKDIR', u32(0o755) + u32(0) + b'd\0') +
+          fuse_req('SYMLINK', b's\0../outside/sentinel\0', node=1) +
+          fuse_req('MKNOD', u32(0o10644) + u32(0) + u32(0) + u32(0) + b'fifo\0', node=1) +
+          fuse_req('MKNOD', u32(0o20644) + u32(0x103) + u32(0) + u32(0) + b'null\0') +
+          fuse_req('LOOKUP', b's\0', node=1) + fuse_req('READLINK', node=2) +
+          fuse_req('LINK', u64(0) + b'h\0', patch=2) + fuse_req('UNLINK', b'h\0') +
+          fuse_req('RMDIR', b'd\0'))
+    write('fuse', 'readdirplus-paged',
+          u8(0) + fuse_req('OPENDIR', u32(0) + u32(0)) +
+          fuse_req('READDIRPLUS', read_in(size=200), patch=1, room=200) +
+          fuse_req('READDIR', read_in(off=1, size=100), patch=1, room=100) +
+          fuse_req('FSYNCDIR', u64(0) + u32(0) + u32(0), patch=1) +
+          fuse_req('RELEASEDIR', bytes(24), patch=1))
+    write('fuse', 'hostile-names-readonly',
+          u8(1) + fuse_req('LOOKUP', b'..\0') + fuse_req('LOOKUP', b'../outside\0') +
+          fuse_req('LOOKUP', b'out\0') + fuse_req('LOOKUP', b'sentinel\0', node=1) +
+          fuse_req('LOOKUP', b'secret\0') + fuse_req('OPEN', u32(2) + u32(0), node=2) +
+          fuse_req('CREATE', u32(0o1001) + u32(0o100644) + u32(0) + u32(0) + b'secret\0') +
+          fuse_req('UNLINK', b'a/b\0') + fuse_req('MKDIR', u32(0o755) + u32(0) + b'x' * 300 +
+                                                   b'\0'))
+    write('fuse', 'caps-statfs-access-lseek-fallocate',
+          u8(2) + b''.join(fuse_req('LOOKUP', b'file\0') for _ in range(3)) +
+          fuse_req('STATFS') + fuse_req('ACCESS', u32(4) + u32(0)) +
+          fuse_req('OPEN', u32(2) + u32(0), node=1) +
+          fuse_req('LSEEK', u64(0) + u64(0) + u32(3) + u32(0), patch=1) +
+          fuse_req('FALLOCATE', u64(0) + u64(0) + u64(1 << 40) + u32(0) + u32(0), patch=1) +
+          fuse_req('FSYNC', u64(0) + u32(1) + u32(0), patch=1) +
+          fuse_req('FLUSH', bytes(24), patch=1) + fuse_req('DESTROY'))
+    write('fuse', 'malformed', u8(4) + fuse_req('GETATTR', bytes(16)) +
+          fuse_req('INIT', u32(7) + u32(38) + u32(0) + u32(0)) +
+          fuse_req('GETATTR', bytes(16), delta=0x80) + fuse_req('GETATTR', bytes(2)) +
+          fuse_req('READ', read_in(fh=0x123456789), room=0xffff) +
+          fuse_req('BATCH_FORGET', u32(1000) + u32(0) + u64(1) + u64(5)) +
+          u8(200) + u32(0xffffffff) + u8(0) + u8(0) + u16(0) + u8(0) + u8(0) + u16(16))
+
+
 def main():
     if os.path.isdir(TOP):
         shutil.rmtree(TOP)
@@ -457,6 +524,7 @@ def main():
     gen_loader()
     gen_fdt()
     gen_exit()
+    gen_fuse()
     for t in sorted(os.listdir(TOP)):
         print(f'{t}: {len(os.listdir(os.path.join(TOP, t)))} seeds', file=sys.stderr)
 

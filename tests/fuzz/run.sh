@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_FUZZ:-build-fuzz}
 case $build in /*) ;; *) build=$top/$build ;; esac
 artifacts=$build/artifacts
-targets="virtq virtio_blk virtio_mmio virtio_net net_stream virtio_vsock serial bus loader fdt exit"
+targets="virtq virtio_blk virtio_mmio virtio_net net_stream virtio_vsock serial bus loader fdt exit fuse"
 
 usage() {
 	sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -137,6 +137,7 @@ sources() {
 	loader) echo arch/aarch64/loader.c util/file.c ;;
 	fdt) echo arch/aarch64/fdt.c arch/aarch64/cmdline.c arch/aarch64/layout.c ;;
 	exit) echo arch/aarch64/esr.c arch/aarch64/psci.c arch/aarch64/sysreg.c ;;
+	fuse) echo fs/server.c fs/ops_node.c fs/ops_file.c fs/ops_dir.c fs/host.c ;;
 	esac
 }
 

@@ -351,9 +351,10 @@ durterm() {
 
 . /e2e/scenario-cpu.sh
 . /e2e/scenario-vsock.sh
+. /e2e/scenario-fs.sh
 
-for b in ${E2E_BOOTS:-boot1 boot2 boot3 badguest durkill duroff durquit durterm cpufeat cpuoff \
-	rawimage netuser nettap netnone netstream vsock}; do
+for b in ${E2E_BOOTS:-boot1 boot2 boot3 fsboot badguest durkill duroff durquit durterm cpufeat \
+	cpuoff rawimage netuser nettap netnone netstream vsock}; do
 	now_cs
 	t=$now
 	$b

@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: MIT
+/*
+ * src/fs/fuse_wire.h against the kernel's <linux/fuse.h>: every struct the server uses has the
+ * kernel's size and field offsets, and every opcode and flag its number. All of it is checked
+ * at compile time; the program only says so.
+ */
+#include <linux/fuse.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "fs/fuse_wire.h"
+
+#define SAME_SIZE(s) _Static_assert(sizeof(struct fw_##s) == sizeof(struct fuse_##s), #s)
+#define SAME_FIELD(s, f)                                                             \
+	_Static_assert(offsetof(struct fw_##s, f) == offsetof(struct fuse_##s, f) && \
+			       sizeof(((struct fw_##s *)0)->f) ==                    \
+				       sizeof(((struct fuse_##s *)0)->f),            \
+		       #s "." #f)
+#define SAME_OP(o)    _Static_assert((int)FW_##o == (int)FUSE_##o, #o)
+#define SAME_INIT(f)  _Static_assert(FW_INIT_##f == FUSE_##f, #f)
+#define SAME_FATTR(f) _Static_assert(FW_FATTR_##f == FATTR_##f, #f)
+
+_Static_assert(FW_KERNEL_VERSION == FUSE_KERNEL_VERSION, "major");
+_Static_assert(FW_MINOR <= FUSE_KERNEL_MINOR_VERSION, "the kernel header knows our minor");
+_Static_assert(FW_ROOT_ID == FUSE_ROOT_ID, "root id");
+_Static_assert(FW_GETATTR_FH == FUSE_GETATTR_FH, "getattr fh");
+_Static_assert(FW_FSYNC_FDATASYNC == FUSE_FSYNC_FDATASYNC, "fdatasync");
+_Static_assert(FW_FOPEN_KEEP_CACHE == FOPEN_KEEP_CACHE, "keep cache");
+_Static_assert(FW_FOPEN_CACHE_DIR == FOPEN_CACHE_DIR, "cache dir");
+_Static_assert(sizeof(struct fw_dirent) == FUSE_NAME_OFFSET, "dirent name offset");
+_Static_assert(sizeof(struct fw_direntplus) == FUSE_NAME_OFFSET_DIRENTPLUS, "direntplus");
+_Static_assert(FW_INIT_IN_SIZE_OLD == offsetof(struct fuse_init_in, flags2), "old init_in");
+
+SAME_SIZE(in_header);
+SAME_FIELD(in_header, len);
+SAME_FIELD(in_header, opcode);
+SAME_FIELD(in_header, unique);
+SAME_FIELD(in_header, nodeid);
+SAME_FIELD(in_header, uid);
+SAME_FIELD(in_header, gid);
+SAME_FIELD(in_header, pid);
+SAME_FIELD(in_header, total_extlen);
+SAME_FIELD(in_header, padding);
+SAME_SIZE(out_header);
+SAME_FIELD(out_header, len);
+SAME_FIELD(out_header, error);
+SAME_FIELD(out_header, unique);
+SAME_SIZE(attr);
+SAME_FIELD(attr, ino);
+SAME_FIELD(attr, size);
+SAME_FIELD(attr, blocks);
+SAME_FIELD(attr, atime);
+SAME_FIELD(attr, mtime);
+SAME_FIELD(attr, ctime);
+SAME_FIELD(attr, atimensec);
+SAME_FIELD(attr, mtimensec);
+SAME_FIELD(attr, ctimensec);
+SAME_FIELD(attr, mode);
+SAME_FIELD(attr, nlink);
+SAME_FIELD(attr, uid);
+SAME_FIELD(attr, gid);
+SAME_FIELD(attr, rdev);
+SAME_FIELD(attr, blksize);
+SAME_FIELD(attr, flags);
+SAME_SIZE(entry_out);
+SAME_FIELD(entry_out, nodeid);
+SAME_FIELD(entry_out, generation);
+SAME_FIELD(entry_out, entry_valid);
+SAME_FIELD(entry_out, attr_valid);
+SAME_FIELD(entry_out, entry_valid_nsec);
+SAME_FIELD(entry_out, attr_valid_nsec);
+SAME_FIELD(entry_out, attr);
+SAME_SIZE(forget_in);
+SAME_FIELD(forget_in, nlookup);
+SAME_SIZE(forget_one);
+SAME_FIELD(forget_one, nodeid);
+SAME_FIELD(forget_one, nlookup);
+SAME_SIZE(batch_forget_in);
+SAME_FIELD(batch_forget_in, count);
+SAME_FIELD(batch_forget_in, dummy);
+SAME_SIZE(getattr_in);
+SAME_FIELD(getattr_in, getattr_flags);
+SAME_FIELD(getattr_in, dummy);
+SAME_FIELD(getattr_in, fh);
+SAME_SIZE(attr_out);
+SAME_FIELD(attr_out, attr_valid);
+SAME_FIELD(attr_out, attr_valid_nsec);
+SAME_FIELD(attr_out, dummy);
+SAME_FIELD(attr_out, attr);
+SAME_SIZE(mknod_in);
+SAME_FIELD(mknod_in, mode);
+SAME_FIELD(mknod_in, rdev);
+SAME_FIELD(mknod_in, umask);
+SAME_FIELD(mknod_in, padding);
+SAME_SIZE(mkdir_in);
+SAME_FIELD(mkdir_in, mode);
+SAME_FIELD(mkdir_in, umask);
+SAME_SIZE(rename_in);
+SAME_FIELD(rename_in, newdir);
+SAME_SIZE(rename2_in);
+SAME_FIELD(rename2_in, newdir);
+SAME_FIELD(rename2_in, flags);
+SAME_FIELD(rename2_in, padding);
+SAME_SIZE(link_in);
+SAME_FIELD(link_in, oldnodeid);
+SAME_SIZE(setattr_in);
+SAME_FIELD(setattr_in, valid);
+SAME_FIELD(setattr_in, padding);
+SAME_FIELD(setattr_in, fh);
+SAME_FIELD(setattr_in, size);
+SAME_FIELD(setattr_in, lock_owner);
+SAME_FIELD(setattr_in, atime);
+SAME_FIELD(setattr_in, mtime);
+SAME_FIELD(setattr_in, ctime);
+SAME_FIELD(setattr_in, atimensec);
+SAME_FIELD(setattr_in, mtimensec);
+SAME_FIELD(setattr_in, ctimensec);
+SAME_FIELD(setattr_in, mode);
+SAME_FIELD(setattr_in, unused4);
+SAME_FIELD(setattr_in, uid);
+SAME_FIELD(setattr_in, gid);
+SAME_FIELD(setattr_in, unused5);
+SAME_SIZE(open_in);
+SAME_FIELD(open_in, flags);
+SAME_FIELD(open_in, open_flags);
+SAME_SIZE(create_in);
+SAME_FIELD(create_in, flags);
+SAME_FIELD(create_in, mode);
+SAME_FIELD(create_in, umask);
+SAME_FIELD(create_in, open_flags);
+SAME_SIZE(open_out);
+SAME_FIELD(open_out, fh);
+SAME_FIELD(open_out, open_flags);
+SAME_SIZE(release_in);
+SAME_FIELD(release_in, fh);
+SAME_FIELD(release_in, flags);
+SAME_FIELD(release_in, release_flags);
+SAME_FIELD(release_in, lock_owner);
+SAME_SIZE(flush_in);
+SAME_FIELD(flush_in, fh);
+SAME_FIELD(flush_in, unused);
+SAME_FIELD(flush_in, padding);
+SAME_FIELD(flush_in, lock_owner);
+SAME_SIZE(read_in);
+SAME_FIELD(read_in, fh);
+SAME_FIELD(read_in, offset);
+SAME_FIELD(read_in, size);
+SAME_FIELD(read_in, read_flags);
+SAME_FIELD(read_in, lock_owner);
+SAME_FIELD(read_in, flags);
+SAME_FIELD(read_in, padding);
+SAME_SIZE(write_in);
+SAME_FIELD(write_in, fh);
+SAME_FIELD(write_in, offset);
+SAME_FIELD(write_in, size);
+SAME_FIELD(write_in, write_flags);
+SAME_FIELD(write_in, lock_owner);
+SAME_FIELD(write_in, flags);
+SAME_FIELD(write_in, padding);
+SAME_SIZE(write_out);
+SAME_FIELD(write_out, size);
+SAME_FIELD(write_out, padding);
+SAME_SIZE(kstatfs);
+SAME_FIELD(kstatfs, blocks);
+SAME_FIELD(kstatfs, bfree);
+SAME_FIELD(kstatfs, bavail);
+SAME_FIELD(kstatfs, files);
+SAME_FIELD(kstatfs, ffree);
+SAME_FIELD(kstatfs, bsize);
+SAME_FIELD(kstatfs, namelen);
+SAME_FIELD(kstatfs, frsize);
+SAME_FIELD(kstatfs, padding);
+SAME_FIELD(kstatfs, spare);
+SAME_SIZE(statfs_out);
+SAME_FIELD(statfs_out, st);
+SAME_SIZE(fsync_in);
+SAME_FIELD(fsync_in, fh);
+SAME_FIELD(fsync_in, fsync_flags);
+SAME_FIELD(fsync_in, padding);
+SAME_SIZE(access_in);
+SAME_FIELD(access_in, mask);
+SAME_FIELD(access_in, padding);
+SAME_SIZE(init_in);
+SAME_FIELD(init_in, major);
+SAME_FIELD(init_in, minor);
+SAME_FIELD(init_in, max_readahead);
+SAME_FIELD(init_in, flags);
+SAME_FIELD(init_in, flags2);
+SAME_FIELD(init_in, unused);
+SAME_SIZE(init_out);
+SAME_FIELD(init_out, major);
+SAME_FIELD(init_out, minor);
+SAME_FIELD(init_out, max_readahead);
+SAME_FIELD(init_out, flags);
+SAME_FIELD(init_out, max_background);
+SAME_FIELD(init_out, congestion_threshold);
+SAME_FIELD(init_out, max_write);
+SAME_FIELD(init_out, time_gran);
+SAME_FIELD(init_out, max_pages);
+SAME_FIELD(init_out, map_alignment);
+SAME_FIELD(init_out, flags2);
+SAME_FIELD(init_out, unused);
+SAME_SIZE(dirent);
+SAME_FIELD(dirent, ino);
+SAME_FIELD(dirent, off);
+SAME_FIELD(dirent, namelen);
+SAME_FIELD(dirent, type);
+SAME_SIZE(direntplus);
+SAME_FIELD(direntplus, entry_out);
+SAME_FIELD(direntplus, dirent);
+SAME_SIZE(fallocate_in);
+SAME_FIELD(fallocate_in, fh);
+SAME_FIELD(fallocate_in, offset);
+SAME_FIELD(fallocate_in, length);
+SAME_FIELD(fallocate_in, mode);
+SAME_FIELD(fallocate_in, padding);
+SAME_SIZE(lseek_in);
+SAME_FIELD(lseek_in, fh);
+SAME_FIELD(lseek_in, offset);
+SAME_FIELD(lseek_in, whence);
+SAME_FIELD(lseek_in, padding);
+SAME_SIZE(lseek_out);
+SAME_FIELD(lseek_out, offset);
+
+SAME_OP(LOOKUP);
+SAME_OP(FORGET);
+SAME_OP(GETATTR);
+SAME_OP(SETATTR);
+SAME_OP(READLINK);
+SAME_OP(SYMLINK);
+SAME_OP(MKNOD);
+SAME_OP(MKDIR);
+SAME_OP(UNLINK);
+SAME_OP(RMDIR);
+SAME_OP(RENAME);
+SAME_OP(LINK);
+SAME_OP(OPEN);
+SAME_OP(READ);
+SAME_OP(WRITE);
+SAME_OP(STATFS);
+SAME_OP(RELEASE);
+SAME_OP(FSYNC);
+SAME_OP(SETXATTR);
+SAME_OP(GETXATTR);
+SAME_OP(LISTXATTR);
+SAME_OP(REMOVEXATTR);
+SAME_OP(FLUSH);
+SAME_OP(INIT);
+SAME_OP(OPENDIR);
+SAME_OP(READDIR);
+SAME_OP(RELEASEDIR);
+SAME_OP(FSYNCDIR);
+SAME_OP(GETLK);
+SAME_OP(SETLK);
+SAME_OP(SETLKW);
+SAME_OP(ACCESS);
+SAME_OP(CREATE);
+SAME_OP(INTERRUPT);
+SAME_OP(BMAP);
+SAME_OP(DESTROY);
+SAME_OP(IOCTL);
+SAME_OP(POLL);
+SAME_OP(NOTIFY_REPLY);
+SAME_OP(BATCH_FORGET);
+SAME_OP(FALLOCATE);
+SAME_OP(READDIRPLUS);
+SAME_OP(RENAME2);
+SAME_OP(LSEEK);
+SAME_OP(COPY_FILE_RANGE);
+SAME_OP(SETUPMAPPING);
+SAME_OP(REMOVEMAPPING);
+SAME_OP(SYNCFS);
+SAME_OP(TMPFILE);
+SAME_INIT(ASYNC_READ);
+SAME_INIT(ATOMIC_O_TRUNC);
+SAME_INIT(BIG_WRITES);
+SAME_INIT(AUTO_INVAL_DATA);
+SAME_INIT(DO_READDIRPLUS);
+SAME_INIT(READDIRPLUS_AUTO);
+SAME_INIT(PARALLEL_DIROPS);
+SAME_INIT(MAX_PAGES);
+SAME_INIT(CACHE_SYMLINKS);
+SAME_INIT(INIT_EXT);
+SAME_FATTR(MODE);
+SAME_FATTR(UID);
+SAME_FATTR(GID);
+SAME_FATTR(SIZE);
+SAME_FATTR(ATIME);
+SAME_FATTR(MTIME);
+SAME_FATTR(FH);
+SAME_FATTR(ATIME_NOW);
+SAME_FATTR(MTIME_NOW);
+SAME_FATTR(LOCKOWNER);
+SAME_FATTR(CTIME);
+
+int main(void)
+{
+	printf("fuse_wire.h agrees with <linux/fuse.h> %d.%d\n", FUSE_KERNEL_VERSION,
+	       FUSE_KERNEL_MINOR_VERSION);
+	return 0;
+}
