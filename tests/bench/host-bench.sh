@@ -15,7 +15,7 @@ I=$B/initramfs.cpio.gz
 MEM=${BENCH_MEM:-256}
 SMP=${BENCH_SMP:-1}
 DD4K=${BENCH_DD4K_MIB:-8}
-PARTS=${BENCH_PARTS:-setup boot norng map dd}
+PARTS=${BENCH_PARTS:-setup boot norng map dd vsock fs}
 QUIET=${BENCH_QUIET-quiet}
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 FSN=${BENCH_FS_FILES:-2000}
@@ -153,8 +153,8 @@ setup() {
 	record $1 "$r"
 }
 
-# BENCH_PARTS picks what runs (default: setup boot norng map dd): setup, boot (ignition as a user
-# runs it, default devices, then qemu), norng (ignition --no-rng), map (IGNITION_KERNEL_MAP=1), dd;
+# BENCH_PARTS picks what runs (default: setup boot norng map dd vsock fs): setup, boot (ignition
+# as a user runs it, default devices, then qemu), norng (ignition --no-rng), map (IGNITION_KERNEL_MAP=1), dd;
 # for experiments: alt (--cmdline "$BENCH_ALT_CMDLINE"), b (the BENCH_IGNITION_B build).
 i=1
 while [ $i -le ${BENCH_RUNS:-5} ]; do
@@ -201,6 +201,7 @@ done
 # ---- vsock: throughput each way and connection set-up, ignition (--vsock: unix sockets on its
 # event loop) against qemu's vhost-vsock-device (the kernel's vhost), the same guest, vsockt at
 # both ends (tests/e2e/vsock). Not through stamp: the host side runs while the VM does.
+has vsock || BENCH_VSOCK_RUNS=0
 VS_MIB=${BENCH_VSOCK_MIB:-32}
 VS_BYTES=$((VS_MIB * 1048576))
 for m in vhost_iotlb vhost vhost_vsock; do
@@ -305,6 +306,7 @@ qemu_fs() {
 	cp $B/$1.virtiofsd $logs/ 2>/dev/null
 }
 
+has fs || BENCH_FS_RUNS=0
 # virtiofsd locks its socket under /var/run, which the read-only /tools does not have
 [ "${BENCH_FS_RUNS:-3}" -gt 0 ] && mount -t tmpfs tmpfs /tools/var && mkdir -p /tools/var/run
 # 2000 files cost about 160 ms each in the nested rig, under either VMM
