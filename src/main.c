@@ -11,6 +11,7 @@
 #include "arch/aarch64/layout.h"
 #include "build_config.h"
 #include "hv/hv.h"
+#include "util/kvlist.h"
 #include "util/log.h"
 #include "vmm/config.h"
 #include "vmm/options.h"
@@ -100,24 +101,6 @@ static const struct option options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-/* Decimal digits only: no sign, no blanks, no suffix, no overflow. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (!*s)
-		return -EINVAL;
-	for (; *s; s++) {
-		if (*s < '0' || *s > '9')
-			return -EINVAL;
-		if (v > (UINT64_MAX - (uint64_t)(*s - '0')) / 10)
-			return -ERANGE;
-		v = v * 10 + (uint64_t)(*s - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 static uint64_t host_ram_bytes(void)
 {
 	long pages = sysconf(_SC_PHYS_PAGES), size = sysconf(_SC_PAGESIZE);
@@ -129,7 +112,7 @@ static int parse_mem(const char *arg, struct vm_config *cfg, struct errbuf *e)
 {
 	uint64_t mib, host = host_ram_bytes() >> 20;
 
-	if (parse_u64(arg, &mib) < 0)
+	if (kv_parse_u64(arg, &mib) < 0)
 		return err_set(e, -EINVAL, "--mem %s: not a size in MiB", arg);
 	if (mib < (RAM_MIN_SIZE >> 20))
 		return err_set(e, -EINVAL, "--mem %s: at least %llu MiB", arg,
@@ -148,7 +131,7 @@ static int parse_smp(const char *arg, struct vm_config *cfg, struct errbuf *e)
 {
 	uint64_t n;
 
-	if (parse_u64(arg, &n) < 0 || n == 0)
+	if (kv_parse_u64(arg, &n) < 0 || n == 0)
 		return err_set(e, -EINVAL, "--smp %s: not a vCPU count (1 to %u)", arg, MAX_VCPUS);
 	if (n > MAX_VCPUS)
 		return err_set(e, -EINVAL, "--smp %s: at most %u vCPUs", arg, MAX_VCPUS);

@@ -482,11 +482,14 @@ static void *evloop_thread(void *arg)
 
 int evloop_start(struct evloop *loop, struct errbuf *e)
 {
+	sigset_t old;
 	int r;
 
 	/* Set before the thread exists, so evloop_on_loop_thread() is right from its first call. */
 	loop->started = true;
+	thread_block_async_signals(&old);
 	r = thread_create(&loop->thread, evloop_thread, loop);
+	thread_restore_signals(&old);
 	if (r) {
 		loop->started = false;
 		return err_set(e, -r, "event loop: cannot start its thread: %s", strerror(r));

@@ -50,3 +50,19 @@ int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg)
 	pthread_mutex_destroy(&s.lock);
 	return 0;
 }
+
+void thread_block_async_signals(sigset_t *old)
+{
+	static const int faults[] = { SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
+	sigset_t block;
+
+	sigfillset(&block);
+	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++)
+		sigdelset(&block, faults[i]);
+	pthread_sigmask(SIG_BLOCK, &block, old);
+}
+
+void thread_restore_signals(const sigset_t *old)
+{
+	pthread_sigmask(SIG_SETMASK, old, NULL);
+}

@@ -3,6 +3,7 @@
 #define IGNITION_UTIL_THREAD_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 
 /*
@@ -21,5 +22,13 @@
  * with SIGSYS, one x86 null-backend run in seven). Returns 0 or a positive errno.
  */
 int thread_create(pthread_t *thread, void *(*fn)(void *), void *arg);
+
+/*
+ * Asynchronous signals (SIGTERM, SIGINT, SIGHUP, vCPU kicks) are for the VMM's own threads, not
+ * for device workers or the event loop: threads created between these two calls start with them
+ * blocked (faults such as SIGSEGV or the sandbox's SIGSYS stay deliverable).
+ */
+void thread_block_async_signals(sigset_t *old);
+void thread_restore_signals(const sigset_t *old);
 
 #endif

@@ -117,22 +117,17 @@ static void *blk_worker(void *opaque)
 	return NULL;
 }
 
-/* Asynchronous signals are for the VMM's own threads (console, vCPU kicks), not device workers. */
 static int blk_workers_start(struct virtio_blk *b)
 {
-	static const int faults[] = { SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
-	sigset_t block, old;
+	sigset_t old;
 	int r = 0;
 
-	sigfillset(&block);
-	for (size_t i = 0; i < ARRAY_SIZE(faults); i++)
-		sigdelset(&block, faults[i]);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	thread_block_async_signals(&old);
 	for (unsigned i = 0; i < BLK_WORKERS && !r; i++) {
 		r = thread_create(&b->workers[i].thread, blk_worker, &b->workers[i]);
 		b->workers[i].running = !r;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	thread_restore_signals(&old);
 	return r;
 }
 

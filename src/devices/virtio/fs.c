@@ -134,20 +134,15 @@ static void *vfs_worker(void *opaque)
 
 static int vfs_workers_start(struct virtio_fs *f)
 {
-	static const int faults[] = { SIGSYS, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT };
-	sigset_t block, old;
+	sigset_t old;
 	int r = 0;
 
-	/* asynchronous signals are for the VMM's own threads, not device workers */
-	sigfillset(&block);
-	for (size_t i = 0; i < ARRAY_SIZE(faults); i++)
-		sigdelset(&block, faults[i]);
-	pthread_sigmask(SIG_BLOCK, &block, &old);
+	thread_block_async_signals(&old);
 	for (unsigned i = 0; i < FS_WORKERS && !r; i++) {
 		r = thread_create(&f->workers[i].thread, vfs_worker, &f->workers[i]);
 		f->workers[i].running = !r;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	thread_restore_signals(&old);
 	return r;
 }
 
