@@ -103,6 +103,12 @@ static inline bool vm_stopping(struct vm *vm)
 /* The VM's event loop, created on first use (device creation); NULL with e set on failure. */
 struct evloop *vm_evloop(struct vm *vm, struct errbuf *e);
 
+/* The UART and the virtio devices cfg asks for, in slot order (devices.c). */
+int vm_create_devices(struct vm *vm, struct errbuf *e);
+/* The base filter's additions: the hypervisor's runtime ioctls and each configured device's. */
+struct sandbox_rules;
+int vm_sandbox_rules(const struct vm *vm, struct sandbox_rules *rules, struct errbuf *e);
+
 /* Creates every vCPU on its own thread and finalises the VM; none runs before vcpus_go(). */
 int vcpus_start(struct vm *vm, struct errbuf *e);
 void vcpus_go(struct vm *vm);
