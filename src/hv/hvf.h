@@ -3,8 +3,8 @@
 #define IGNITION_HV_HVF_H
 
 /*
- * Private to the Hypervisor.framework backend: hvf.c (VM, GIC, vCPU life cycle) and hvf_run.c
- * (the run loop: exits, parking on WFI, completions). See hvf.c for the rules HVF imposes.
+ * Private to the Hypervisor.framework backend: hvf.c (VM and vCPU life cycle), hvf_gic.c (the
+ * in-kernel GIC) and hvf_run.c (the run loop: exits, parking on WFI, completions). See hvf.c for the rules HVF imposes.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -77,6 +77,14 @@ const char *hvf_strerror(hv_return_t r);
 int hvf_fail(struct errbuf *e, hv_return_t r, const char *what);
 /* False (and logged) when the calling thread is not the one that created the vCPU. */
 bool hvf_owner(const struct hv_vcpu *v, const char *op);
+
+/* hvf_gic.c: the in-kernel GIC; callers check __builtin_available(macOS 15, *) first. */
+API_AVAILABLE(macos(15.0))
+int hvf_probe_gic(struct hv_caps *caps, struct errbuf *e);
+API_AVAILABLE(macos(15.0))
+int hvf_gic_setup(struct hv_vm *vm, const struct layout *l, struct errbuf *e);
+API_AVAILABLE(macos(15.0))
+int hvf_check_redistributor(struct hv_vcpu *v, uint64_t mpidr, struct errbuf *e);
 
 int hvf_vcpu_run(struct hv_vcpu *v, struct hv_exit *exit, struct errbuf *e);
 void hvf_complete_mmio_read(struct hv_vcpu *v, uint64_t data);

@@ -143,6 +143,9 @@ vm_stop() {
 	fi
 	exec 3>&- 4<&-
 	note "$vm_name: VMM exit $vm_rc $(since $t0) s after the request, up $(since $vm_t0) s"
-	cp "$vm_out" "$logs/$vm_name.console"
-	cp /tmp/$vm_name.stderr "$logs/$vm_name.stderr"
+	# a boot that runs again (E2E_BOOTS="nettap nettap") keeps each run's logs: name, name.2, ...
+	k=1 sfx=
+	while [ -e "$logs/$vm_name$sfx.console" ]; do k=$((k + 1)) sfx=.$k; done
+	cp "$vm_out" "$logs/$vm_name$sfx.console"
+	cp /tmp/$vm_name.stderr "$logs/$vm_name$sfx.stderr"
 }
