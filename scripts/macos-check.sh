@@ -18,8 +18,13 @@ if [ -z "$sdk" ] || [ ! -f "$sdk/usr/include/stdio.h" ]; then
 		"(a directory with usr/include/stdio.h${sdk:+; $sdk has none})" >&2
 	exit 77
 fi
-if [ ! -f "$sdk/System/Library/Frameworks/Hypervisor.framework/Headers/Hypervisor.h" ]; then
+hv=$sdk/System/Library/Frameworks/Hypervisor.framework/Headers
+if [ ! -f "$hv/Hypervisor.h" ]; then
 	echo "macos-check: $sdk has no Hypervisor.framework headers" >&2
+	exit 1
+fi
+if [ ! -f "$hv/hv_gic.h" ]; then
+	echo "macos-check: $sdk is older than macOS 15 (no hv_gic.h): src/hv/hvf.c needs the 15 SDK" >&2
 	exit 1
 fi
 command -v "$CLANG" >/dev/null || { echo "macos-check: no $CLANG" >&2; exit 1; }
