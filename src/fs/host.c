@@ -3,7 +3,8 @@
  * The host's file system calls behind one face. Linux: inode descriptors are O_PATH, names are
  * resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) where the
  * kernel has it, on top of O_NOFOLLOW and the one-component check. macOS: O_EVTONLY descriptors
- * (no read access needed, like O_PATH), O_SYMLINK for symlinks, O_NOFOLLOW_ANY on opens.
+ * (they hold no mount busy; unlike O_PATH, XNU still asks for read permission and refuses
+ * sockets), O_SYMLINK for symlinks, O_NOFOLLOW_ANY on opens.
  */
 #include <errno.h>
 #include <fcntl.h>
