@@ -55,7 +55,14 @@ chmod +x "$tmp/cc"
 
 # libfdt is portable C from dtc (Homebrew's dtc installs the same headers); take the host's.
 mkdir "$tmp/shim"
-for h in libfdt.h libfdt_env.h fdt.h; do
+headers="libfdt.h libfdt_env.h fdt.h"
+tests=false
+# MACOS_CHECK_TESTS=1: the unit tests too (make unit on a Mac), with the host's cmocka.h.
+if [ -n "${MACOS_CHECK_TESTS:-}" ]; then
+	headers="$headers cmocka.h"
+	tests=true
+fi
+for h in $headers; do
 	for d in ${LIBFDT_INCLUDE:-} /opt/homebrew/include /usr/local/include /usr/include; do
 		[ -f "$d/$h" ] && { cp "$d/$h" "$tmp/shim/"; break; }
 	done
@@ -66,6 +73,7 @@ done
 # real one on a Mac (there meson checks its architecture with lipo and skips the stand-in).
 mkdir "$tmp/lib"
 : >"$tmp/lib/libfdt.dylib"
+: >"$tmp/lib/libcmocka.dylib"
 lib_dirs="'$tmp/lib'"
 command -v brew >/dev/null && lib_dirs="'$(brew --prefix)/lib', $lib_dirs"
 
@@ -92,7 +100,7 @@ cpu = 'arm64'
 endian = 'little'
 EOF
 
-if ! meson setup "$tmp/build" "$top" --cross-file "$tmp/cross.ini" --werror -Dtests=false \
+if ! meson setup "$tmp/build" "$top" --cross-file "$tmp/cross.ini" --werror -Dtests=$tests \
 	>"$tmp/setup.log" 2>&1; then
 	cat "$tmp/setup.log" >&2
 	echo "macos-check: meson setup for darwin failed" >&2
