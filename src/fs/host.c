@@ -3,7 +3,8 @@
  * The host's file system calls behind one face. Linux: inode descriptors are O_PATH, names are
  * resolved with openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS) where the
  * kernel has it, on top of O_NOFOLLOW and the one-component check. macOS: O_EVTONLY descriptors
- * (no read access needed, like O_PATH), O_SYMLINK for symlinks, O_NOFOLLOW_ANY on opens.
+ * (they hold no mount busy; unlike O_PATH, XNU still asks for read permission and refuses
+ * sockets), O_SYMLINK for symlinks, O_NOFOLLOW_ANY on opens.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -145,7 +146,12 @@ static int fs_open_raw(int dirfd, const char *name, int flags, mode_t mode)
 {
 	int fd;
 
-	flags |= O_NOFOLLOW | O_CLOEXEC;
+	flags |= O_CLOEXEC;
+#ifdef O_SYMLINK
+	/* O_SYMLINK opens the link itself; XNU refuses a symlink under O_NOFOLLOW (ELOOP) */
+	if (!(flags & O_SYMLINK))
+#endif
+		flags |= O_NOFOLLOW;
 #ifdef O_PATH
 	/* a tty in the share never becomes ours; openat2 refuses O_PATH with other flags */
 	if (!(flags & O_PATH))
@@ -167,11 +173,15 @@ int fs_host_open_path(int dirfd, const char *name)
 #ifdef __linux__
 	return fs_open_raw(dirfd, name, O_PATH, 0);
 #else
-	int fd = fs_open_raw(dirfd, name, O_EVTONLY | O_NOFOLLOW_ANY, 0);
+	/*
+	 * Unlike O_PATH, this open reaches the file's driver: O_NONBLOCK keeps a fifo (no writer)
+	 * or a tty (no carrier) in the share from blocking the worker, as O_NOCTTY keeps the tty.
+	 */
+	int fd = fs_open_raw(dirfd, name, O_EVTONLY | O_NONBLOCK | O_NOFOLLOW_ANY, 0);
 
 	/* O_NOFOLLOW refuses a symlink: open the link itself, which O_SYMLINK never follows. */
 	if (fd == -ELOOP)
-		fd = fs_open_raw(dirfd, name, O_EVTONLY | O_SYMLINK, 0);
+		fd = fs_open_raw(dirfd, name, O_EVTONLY | O_NONBLOCK | O_SYMLINK, 0);
 	return fd;
 #endif
 }

@@ -9,6 +9,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#ifdef __APPLE__
+#include <sys/mount.h>
+#endif
 #include <unistd.h>
 
 #include "fs/fs_int.h"
@@ -383,6 +386,23 @@ int fs_op_link(struct fs_req *r, struct fs_inode *in)
 int fs_op_statfs(struct fs_req *r, struct fs_inode *in)
 {
 	struct fw_statfs_out *o = fs_reply_buf(r);
+#ifdef __APPLE__
+	/* macOS's statvfs counts in 32 bits (a big APFS volume overflows); statfs in 64 */
+	struct statfs f;
+
+	if (fstatfs(in->fd, &f) < 0)
+		return fs_host_errno(errno);
+	memset(o, 0, sizeof(*o));
+	o->st.blocks = f.f_blocks;
+	o->st.bfree = f.f_bfree;
+	o->st.bavail = f.f_bavail;
+	o->st.files = f.f_files;
+	o->st.ffree = f.f_ffree;
+	o->st.bsize = f.f_bsize;
+	o->st.frsize = f.f_bsize;
+	o->st.namelen = FS_NAME_MAX;
+	return sizeof(*o);
+#else
 	struct statvfs v;
 
 	if (fstatvfs(in->fd, &v) < 0)
@@ -397,6 +417,7 @@ int fs_op_statfs(struct fs_req *r, struct fs_inode *in)
 	o->st.frsize = (uint32_t)v.f_frsize;
 	o->st.namelen = (uint32_t)(v.f_namemax < FS_NAME_MAX ? v.f_namemax : FS_NAME_MAX);
 	return sizeof(*o);
+#endif
 }
 
 int fs_op_access(struct fs_req *r, struct fs_inode *in)

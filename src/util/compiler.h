@@ -13,7 +13,10 @@
 #define unlikely(x) __builtin_expect(!!(x), 0)
 
 #define __printf(a, b) __attribute__((format(printf, a, b)))
+/* Darwin's <sys/cdefs.h> has its own, with the same meaning. */
+#ifndef __unused
 #define __unused __attribute__((unused))
+#endif
 #define __must_check __attribute__((warn_unused_result))
 
 #define SZ_4K 0x1000ULL

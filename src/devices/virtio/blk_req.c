@@ -249,11 +249,17 @@ static uint8_t blk_rw(struct virtio_blk *b, const struct blk_req *r, bool write,
 int blk_sync(int fd)
 {
 #ifdef __APPLE__
-	/* fsync on macOS stops at the drive's cache; F_FULLFSYNC reaches the medium. */
+	/*
+	 * fsync on macOS stops at the drive's cache; F_FULLFSYNC reaches the medium. Some file
+	 * systems (SMB, FAT) refuse it: fsync is then the best there is. The SDK declares no
+	 * fdatasync.
+	 */
 	if (fcntl(fd, F_FULLFSYNC) == 0)
 		return 0;
-#endif
+	return fsync(fd) ? -errno : 0;
+#else
 	return fdatasync(fd) ? -errno : 0;
+#endif
 }
 
 static uint8_t blk_flush(struct virtio_blk *b)

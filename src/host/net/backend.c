@@ -13,6 +13,19 @@
 #include "build_config.h"
 #include "host/net/net_backend.h"
 
+#ifndef __linux__
+/* tap.c is built on Linux only (meson.build); elsewhere --net tap= names the alternatives. */
+int net_tap_open(const struct net_config *cfg, struct evloop *loop, struct net_backend **bp,
+		 struct errbuf *e)
+{
+	return err_set(e, -ENOTSUP,
+		       "--net tap=%s: tap interfaces are Linux only (on macOS: "
+		       "--net dgram= with vmnet-helper, or --net stream= with "
+		       "socket_vmnet)",
+		       cfg->target);
+}
+#endif
+
 int net_backend_open(const struct net_config *cfg, unsigned index, struct evloop *loop,
 		     struct net_backend **b, struct errbuf *e)
 {

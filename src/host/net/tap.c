@@ -13,7 +13,6 @@
 
 #include "host/net/net_backend.h"
 
-#ifdef __linux__
 #include <fcntl.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
@@ -221,17 +220,3 @@ int net_tap_open(const struct net_config *cfg, struct evloop *loop, struct net_b
 	*bp = &t->b;
 	return 0;
 }
-
-#else
-
-int net_tap_open(const struct net_config *cfg, struct evloop *loop, struct net_backend **bp,
-		 struct errbuf *e)
-{
-	return err_set(e, -ENOTSUP,
-		       "--net tap=%s: tap interfaces are Linux only (on macOS: "
-		       "--net dgram= with vmnet-helper, or --net stream= with "
-		       "socket_vmnet)",
-		       cfg->target);
-}
-
-#endif
