@@ -125,21 +125,25 @@ int net_slirp_open(const struct net_config *cfg, struct evloop *loop, struct net
 }
 #endif
 
+/* SOCKET_USE_FCNTL takes the macOS way on Linux, for the unit tests (MSG_NOSIGNAL still exists). */
 int net_socket(int domain, int type)
 {
-#ifdef SOCK_NONBLOCK
+#if defined(SOCK_NONBLOCK) && !defined(SOCKET_USE_FCNTL)
 	int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	return fd < 0 ? -errno : fd;
 #else
-	int fd = socket(domain, type, 0), one = 1;
+	int fd = socket(domain, type, 0), r = 0;
 
 	if (fd < 0)
 		return -errno;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) {
-		int r = -errno;
-
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0 || fcntl(fd, F_SETFL, O_NONBLOCK) < 0)
+		r = -errno;
+#ifdef SO_NOSIGPIPE
+	if (!r && setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &(int){ 1 }, sizeof(int)) < 0)
+		r = -errno;
+#endif
+	if (r) {
 		close(fd);
 		return r;
 	}
