@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "host/net/net_backend.h"
+#include "tests/unit/sock_compat.h"
 #include "util/log.h"
 
 #define MAX_FRAMES 16
@@ -242,7 +243,7 @@ static uint16_t free_port(int *keep)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = tsock_socket(AF_INET, SOCK_STREAM | TSOCK_CLOEXEC);
 
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -302,7 +303,7 @@ static void test_hostfwd_reaches_guest(void **state)
 	snprintf(t->cfg.hostfwd[0].host_addr, sizeof(t->cfg.hostfwd[0].host_addr), "127.0.0.1");
 	assert_int_equal(t_open(t, &e), 0);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	fd = tsock_socket(AF_INET, SOCK_STREAM | TSOCK_NONBLOCK | TSOCK_CLOEXEC);
 	connect(fd, (struct sockaddr *)&sa, sizeof(sa));
 	/* the NAT accepts on the loop and looks for the guest: ARP who-has 10.0.2.15 */
 	for (k = 0; k < 100 && find_frame(t, 0x0806, 0) < 0; k++)

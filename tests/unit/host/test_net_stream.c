@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "host/net/net_backend.h"
+#include "tests/unit/sock_compat.h"
 #include "util/log.h"
 
 struct peer_port {
@@ -91,7 +92,7 @@ static void run(struct t *t, int ms)
 static int listen_stream(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = tsock_socket(AF_UNIX, SOCK_STREAM | TSOCK_CLOEXEC);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	unlink(path);
@@ -103,7 +104,7 @@ static int listen_stream(const char *path)
 static int bind_dgram(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	int fd = tsock_socket(AF_UNIX, SOCK_DGRAM | TSOCK_CLOEXEC);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	unlink(path);
@@ -147,7 +148,7 @@ static int setup_stream(void **state)
 	struct errbuf e;
 
 	assert_int_equal(t_open(t, &e), 0);
-	t->peer = accept4(t->listener, NULL, NULL, SOCK_CLOEXEC);
+	t->peer = tsock_accept(t->listener, TSOCK_CLOEXEC);
 	assert_true(t->peer >= 0);
 	warnings = 0;
 	*state = t;
@@ -278,7 +279,7 @@ static void test_stream_over_limit(void **state)
 	close(t->peer);
 	/* the listener is still there: the backend comes back within about a second */
 	run(t, 1300);
-	t->peer = accept4(t->listener, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+	t->peer = tsock_accept(t->listener, TSOCK_CLOEXEC | TSOCK_NONBLOCK);
 	assert_true(t->peer >= 0);
 	assert_int_equal(t->port.link, 1);
 	put_be32(msg, 4);
@@ -311,7 +312,7 @@ static void test_stream_peer_goes_and_comes_back(void **state)
 	t->listener = listen_stream(t->path);
 	run(t, 1300);
 	assert_int_equal(t->port.link, 1);
-	t->peer = accept4(t->listener, NULL, NULL, SOCK_CLOEXEC);
+	t->peer = tsock_accept(t->listener, TSOCK_CLOEXEC);
 	assert_true(t->peer >= 0);
 	assert_int_equal(t->b->ops->send(t->b, &iov, 1), 0);
 }

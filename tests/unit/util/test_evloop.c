@@ -19,6 +19,7 @@
 
 #include <cmocka.h>
 
+#include "tests/unit/sock_compat.h"
 #include "util/evloop.h"
 
 struct reader {
@@ -56,7 +57,7 @@ static void test_fd_on_loop_thread(void **state)
 	struct errbuf e;
 	int sv[2];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(tsock_socketpair(AF_UNIX, SOCK_STREAM | TSOCK_NONBLOCK, sv), 0);
 	assert_int_equal(evloop_create(&r.loop, &e), 0);
 	assert_int_equal(evloop_add_fd(r.loop, sv[0], EV_IN, reader_cb, &r), 0);
 	assert_int_equal(evloop_add_fd(r.loop, sv[0], EV_IN, reader_cb, &r), -EEXIST);
@@ -82,8 +83,8 @@ static void test_del_in_callback(void **state)
 	assert_int_equal(evloop_create(&loop, &e), 0);
 	a.loop = b.loop = loop;
 	a.del_self = b.del_self = true;
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sa), 0);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sb), 0);
+	assert_int_equal(tsock_socketpair(AF_UNIX, SOCK_STREAM | TSOCK_NONBLOCK, sa), 0);
+	assert_int_equal(tsock_socketpair(AF_UNIX, SOCK_STREAM | TSOCK_NONBLOCK, sb), 0);
 	assert_int_equal(evloop_add_fd(loop, sa[0], EV_IN, reader_cb, &a), 0);
 	assert_int_equal(evloop_add_fd(loop, sb[0], EV_IN, reader_cb, &b), 0);
 	assert_int_equal(write(sa[1], "x", 1), 1);
@@ -245,7 +246,7 @@ static void test_idle_costs_nothing(void **state)
 	double before, used;
 	int sv[2];
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, sv), 0);
+	assert_int_equal(tsock_socketpair(AF_UNIX, SOCK_STREAM | TSOCK_NONBLOCK, sv), 0);
 	assert_int_equal(evloop_create(&r.loop, &e), 0);
 	assert_int_equal(evloop_add_fd(r.loop, sv[0], EV_IN, reader_cb, &r), 0);
 	t = evloop_timer_new(r.loop, counter_cb, &never);

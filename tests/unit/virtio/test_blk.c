@@ -38,6 +38,13 @@
 #include "tests/unit/virtio/driver.h"
 #include "util/log.h"
 
+/* The modification time as a timespec: st_mtim in POSIX 2008, st_mtimespec in Darwin's stat. */
+#ifdef __APPLE__
+#define ST_MTIM(st) ((st).st_mtimespec)
+#else
+#define ST_MTIM(st) ((st).st_mtim)
+#endif
+
 #define RAM_SIZE (16 * SZ_1M)
 #define IMG_SIZE (4 * SZ_1M)
 #define CAPACITY (IMG_SIZE / 512)
@@ -478,8 +485,8 @@ static void test_readonly(void **state)
 	expect_pattern(f, p, 0, 4096);
 	assert_int_equal(fstat(f->fd, &after), 0);
 	assert_int_equal(file_sum(f), sum);
-	assert_int_equal(before.st_mtim.tv_sec, after.st_mtim.tv_sec);
-	assert_int_equal(before.st_mtim.tv_nsec, after.st_mtim.tv_nsec);
+	assert_int_equal(ST_MTIM(before).tv_sec, ST_MTIM(after).tv_sec);
+	assert_int_equal(ST_MTIM(before).tv_nsec, ST_MTIM(after).tv_nsec);
 }
 
 static void test_image_locks(void **state)

@@ -452,6 +452,14 @@ static void test_blk_notify_fd(void **state)
 	int fd = virtio_mmio_queue_notify_fd(d->vm, 0);
 	int head;
 
+#if !defined(__linux__) || defined(EVENT_USE_PIPE)
+	/*
+	 * Only KVM signals notify fds (vm_wire_notify_fds), and KVM builds have eventfds: the fd of a
+	 * pipe-based event is its read end, which no hypervisor writes. Kicks through QueueNotify
+	 * are the other tests'.
+	 */
+	skip();
+#endif
 	assert_true(fd >= 0);
 	assert_int_equal(virtio_mmio_queue_notify_fd(d->vm, 1), -1);
 	assert_int_equal(vdrv_start(d, WANT, 16), 0);

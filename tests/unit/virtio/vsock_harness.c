@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "devices/virtio/virtio.h"
+#include "tests/unit/sock_compat.h"
 #include "tests/unit/virtio/vsock_harness.h"
 #include "util/compiler.h"
 
@@ -215,7 +216,7 @@ void vt_tx_raw(struct vt *t, const void *bytes, uint32_t len)
 static int vt_unix(const char *path, bool listening)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = tsock_socket(AF_UNIX, SOCK_STREAM | TSOCK_CLOEXEC);
 
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
 	if (fd < 0)
