@@ -50,6 +50,9 @@ host_prepare() {
 	install -m 755 "$e2e/host/init" "$out/run/init"
 	install -m 755 "$e2e"/host/*.sh "$e2e/host/vmm" "$e2e/host/netbin" "$out/run/e2e/"
 	[ -f "$IGNITION" ] && install -m 755 "$IGNITION" "$out/run/bin/ignition"
+	# netdgram's peer: a second of cross compiling, so built per run rather than cached
+	aarch64-linux-gnu-gcc -std=gnu11 -O2 -Wall -Wextra -Werror -static -s \
+		-o "$out/run/bin/dgrambr" "$e2e/net/dgrambr.c" || die "cannot build tests/e2e/net/dgrambr.c"
 	{
 		printf 'E2E_VMM=%s\nE2E_SCENARIO=%s\n' "$E2E_VMM" "$1"
 		printf 'E2E_BOOTS="%s"\nE2E_REPEAT=%s\nE2E_SMP=%s\n' "${E2E_BOOTS:-}" \

@@ -7,7 +7,7 @@
 #   IGNITION=PATH           static arm64 ignition (default build-aarch64/ignition)
 #   E2E_BOOTS="boot1 ..."   which boots of host/scenario.sh to run (default all: boot1 boot2
 #                           boot3 fsboot badguest durkill duroff durquit durterm cpufeat
-#                           cpuoff rawimage netuser nettap netnone netstream vsock)
+#                           cpuoff rawimage netuser nettap netnone netstream netdgram vsock)
 #   E2E_CACHE, E2E_OUT      cache (.cache/e2e) and per-run output (build-e2e) folders
 #   E2E_TIMEOUT=S           hard limit for the emulated host (default 1500)
 #   E2E_DEMO=0              skip the last phase, make demo driven through a pseudo-terminal

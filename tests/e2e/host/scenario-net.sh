@@ -9,6 +9,9 @@
 #              guest; ping both ways and the same two transfers
 #   netnone    --net none: the guest has no NIC (/sys/class/net holds only lo)
 #   netstream  --net stream=SOCKET against Debian's passt: DHCP from passt and the download
+#   netdgram   --net dgram=SOCKET against dgrambr (tests/e2e/net/dgrambr.c: gvproxy's side of the
+#              vfkit protocol, bridged to tap1 192.168.79.1/24): static 192.168.79.2, ping and the
+#              download; the peer killed and started again on the same path, pings pass again
 
 NET_MIB=${NET_MIB:-16}
 net_ready=
@@ -167,4 +170,65 @@ netstream() {
 	cp /tmp/passt.log "$logs/netstream.passt.log"
 	kill $passt_pid 2>/dev/null
 	ip link del dummy0 2>/dev/null
+}
+
+# dgram_peer: dgrambr on /tmp/dgram.sock bridged to tap1, its output in /tmp/dgrambr.N.log
+dgram_peer() {
+	rm -f /tmp/dgram.sock
+	/bin/dgrambr tap1 /tmp/dgram.sock >/tmp/dgrambr.$1.log 2>&1 &
+	dgram_pid=$!
+	n=0
+	while [ ! -S /tmp/dgram.sock ] && [ $n -lt 100 ] && kill -0 $dgram_pid 2>/dev/null; do
+		read -t 0.1 _ <&5
+		n=$((n + 1))
+	done
+	[ -S /tmp/dgram.sock ]
+}
+
+netdgram() {
+	if [ "$E2E_VMM" != ignition ]; then note "netdgram: skipped (qemu does not greet a vfkit peer)"; return; fi
+	net_setup
+	if ! tunctl -t tap1 >/dev/null || ! ip addr add 192.168.79.1/24 dev tap1 ||
+		! ip link set tap1 up; then
+		fail "netdgram: cannot create tap1 in the host"
+		return
+	fi
+	httpd -f -p 192.168.79.1:8080 -h /tmp/www &
+	net_pids="$net_pids $!"
+	if ! dgram_peer 1; then
+		fail "netdgram: dgrambr made no socket: $(head -c 300 /tmp/dgrambr.1.log)"
+		tunctl -d tap1 >/dev/null
+		return
+	fi
+	vm_start netdgram --kernel $G/Image --initrd $G/initramfs.cpio.gz --disk $rootfs,ro \
+		--net dgram=/tmp/dgram.sock --append 'quiet e2e.nodhcp'
+	wait_exit=5
+	if login; then
+		check "netdgram: the VMM said VFKT to the peer" '^dgrambr: hello from ' \
+			"$(grep -m1 hello /tmp/dgrambr.1.log)"
+		run STATIC 'ip addr add 192.168.79.2/24 dev eth0 && ip link set eth0 up && '\
+'ping -c 3 -W 10 192.168.79.1 | grep -o "[0-9]* packets received"'
+		check "netdgram: static 192.168.79.2, the guest pings the host through the peer" \
+			'^0 3 packets received$' "$result"
+		net_get netdgram http://192.168.79.1:8080/blob
+		# gvproxy restarted: the VMM finds out at its next send, says so, and greets the
+		# new peer on the same path within its one-second retry
+		kill $dgram_pid
+		wait $dgram_pid 2>/dev/null
+		dgram_peer 2 || fail "netdgram: the second dgrambr made no socket"
+		run AGAIN 'ping -c 8 -i 1 -W 2 192.168.79.1 | grep -o "[0-9]* packets received"' 60
+		check "netdgram: pings pass again through the restarted peer" \
+			'^[01] [1-8] packets received$' "$result"
+		check "netdgram: the VMM greeted the restarted peer" '^dgrambr: hello from ' \
+			"$(grep -m1 hello /tmp/dgrambr.2.log)"
+		send poweroff
+		wait_exit=120
+	fi
+	vm_stop $wait_exit
+	check "netdgram: VMM exit status after poweroff" '^0$' "$vm_rc"
+	check "netdgram: the VMM logged the peer going away" 'went away' \
+		"$(grep -m1 'went away' $logs/netdgram.stderr)"
+	kill $dgram_pid 2>/dev/null
+	cat /tmp/dgrambr.1.log /tmp/dgrambr.2.log >"$logs/netdgram.peer.log" 2>/dev/null
+	tunctl -d tap1 >/dev/null
 }

@@ -354,7 +354,7 @@ durterm() {
 . /e2e/scenario-fs.sh
 
 for b in ${E2E_BOOTS:-boot1 boot2 boot3 fsboot badguest durkill duroff durquit durterm cpufeat \
-	cpuoff rawimage netuser nettap netnone netstream vsock}; do
+	cpuoff rawimage netuser nettap netnone netstream netdgram vsock}; do
 	now_cs
 	t=$now
 	$b
