@@ -8,7 +8,8 @@
 #   nettap     --net tap=tap0: tap0 192.168.77.1/24 in the host, a static 192.168.77.2 in the
 #              guest; ping both ways and the same two transfers
 #   netnone    --net none: the guest has no NIC (/sys/class/net holds only lo)
-#   netstream  --net stream=SOCKET against Debian's passt: DHCP from passt and the download
+#   netstream  --net stream=SOCKET against Debian's passt: DHCP from passt and the download; then
+#              passt killed and started again on the same path, and the guest reaches the host
 #   netdgram   --net dgram=SOCKET against dgrambr (tests/e2e/net/dgrambr.c: gvproxy's side of the
 #              vfkit protocol, bridged to tap1 192.168.79.1/24): static 192.168.79.2, ping and the
 #              download; the peer killed and started again on the same path, pings pass again
@@ -162,12 +163,26 @@ netstream() {
 		check "netstream: DHCP lease from passt (the host's 192.168.78.1/24)" \
 			'^0 inet 192\.168\.78\.1/24 default via 192\.168\.78\.254 ' "$result"
 		net_get netstream http://192.168.78.254:8080/blob
+		# passt killed and started again on the same path: the VMM reconnects (every second)
+		kill $passt_pid
+		wait $passt_pid 2>/dev/null
+		rm -f /tmp/passt.sock
+		/e2e/netbin passt -f -1 -s /tmp/passt.sock >/tmp/passt2.log 2>&1 &
+		passt_pid=$!
+		echo again >/tmp/www/again
+		run AGAIN 'for i in 1 2 3 4 5 6 7 8 9 10; do timeout 5 wget -q -O - '\
+'http://192.168.78.254:8080/again && break; sleep 1; done' 90
+		check "netstream: after passt restarted, the guest reaches the host again" '^0 again$' \
+			"$result"
 		send poweroff
 		wait_exit=120
 	fi
 	vm_stop $wait_exit
 	check "netstream: VMM exit status after poweroff" '^0$' "$vm_rc"
-	cp /tmp/passt.log "$logs/netstream.passt.log"
+	check "netstream: the VMM said the peer went and came back" \
+		'link down.*connected again; link up' \
+		"$(grep -E 'link down|link up' $logs/netstream.stderr | tr '\n' ' ')"
+	cat /tmp/passt.log /tmp/passt2.log >"$logs/netstream.passt.log" 2>/dev/null
 	kill $passt_pid 2>/dev/null
 	ip link del dummy0 2>/dev/null
 }
