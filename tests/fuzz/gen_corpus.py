@@ -443,6 +443,45 @@ def gen_vsock():
     write('virtio_vsock', 'reset-and-scribble', reset)
 
 
+# ---- virtio_rng: features, queue size, then ops (0 chain, 1 raw, 2 notify, 3 patch, 4 restart,
+# 5 ack, 6 register, 7 source, 8 read); see fuzz_virtio_rng.c ----
+
+def rng_chain(segs, indirect=False, quiet=False):
+    """segs: (flags, offset, length); flags bit 0 writable, 1 past RAM, 2 huge, 3 anywhere."""
+    shape = (len(segs) - 1) | (8 if indirect else 0) | (16 if quiet else 0)
+    return u8(0) + u8(shape) + b''.join(u8(f) + u16(o) + u16(n) for f, o, n in segs)
+
+
+def gen_rng():
+    # what Linux's virtio-rng driver does: one writable buffer at a time
+    linux = rng_chain([(1, 0, 64)]) + u8(5) + rng_chain([(1, 0x100, 32)]) + u8(5)
+    write('virtio_rng', 'linux-hwrng', u8(3) + u8(3) + linux)
+    write('virtio_rng', 'shapes',
+          u8(3) + u8(4) + rng_chain([(0, 0, 16), (1, 64, 100), (1, 256, 4096)]) +
+          rng_chain([(1, 0, 16), (0, 64, 16)]) + u8(4) + u8(3) + u8(4) +
+          rng_chain([(1, 0, 8)] * 4, indirect=True) +
+          rng_chain([(1, 0, 0), (1, 32, 1)], quiet=True) + rng_chain([(0, 0, 32)]) +
+          u8(2) + u8(0) + u8(5))
+    write('virtio_rng', 'large-and-capped',
+          u8(0) + u8(4) + rng_chain([(1, 0, 0xffff), (1, 0, 0x8000)]) + u8(5) +
+          rng_chain([(1, 0x100, 40000), (1, 0x100, 40000)]) + u8(5))
+    write('virtio_rng', 'outside-ram',
+          u8(1) + u8(4) + rng_chain([(3, 0, 64)]) + u8(4) + u8(1) + u8(4) +
+          rng_chain([(5, 0x10, 64)]) + u8(4) + u8(1) + u8(4) +
+          rng_chain([(1, 0xfff0, 0x20)]) + u8(4) + u8(3) + u8(2) +
+          rng_chain([(1, 0, 16)] * 3, indirect=True))
+    write('virtio_rng', 'source-failures',
+          u8(1) + u8(3) + u8(7) + u8(1 | 8 * 5) + rng_chain([(1, 0, 100)]) + u8(7) + u8(2) +
+          rng_chain([(1, 0, 100)]) + u8(7) + u8(3 | 8) + rng_chain([(1, 0, 50), (1, 64, 50)]) +
+          u8(7) + u8(4) + rng_chain([(1, 0, 10)]) + u8(7) + u8(5) + rng_chain([(1, 0, 10)]))
+    write('virtio_rng', 'raw-loop-and-scribble',
+          u8(2) + u8(2) + u8(1) + u8(0) + u8(0) + u16(0) + u32(16) + u16(3) + u16(0) + u8(1) +
+          u8(2) + u8(0) + u8(4) + u8(2) + u8(2) + u8(1) + u8(1) + u8(1) + u16(0) + u32(32) +
+          u16(4) + u16(0) + u8(1) + u8(2) + u8(0) + u8(3) + u16(0x2000) + u8(8) + bytes(8) +
+          rng_chain([(9, 0x2000, 64)]) + u8(6) + u8(0x70 // 4) + u32(0) + u8(8) + u8(0x60 // 2) +
+          u8(2))
+
+
 # ---- fuse: flags, then requests (see fuzz_fuse.c) ----
 
 FUSE_OPS = ['INIT', 'LOOKUP', 'FORGET', 'BATCH_FORGET', 'GETATTR', 'SETATTR', 'STATFS', 'ACCESS',
@@ -519,6 +558,7 @@ def main():
     gen_net()
     gen_net_stream()
     gen_vsock()
+    gen_rng()
     gen_serial()
     gen_bus()
     gen_loader()
