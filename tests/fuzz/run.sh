@@ -18,7 +18,8 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${BUILD_FUZZ:-build-fuzz}
 case $build in /*) ;; *) build=$top/$build ;; esac
 artifacts=$build/artifacts
-targets="virtq virtio_blk virtio_mmio virtio_net net_stream virtio_vsock serial bus loader fdt exit fuse"
+targets="virtq virtio_blk virtio_mmio virtio_net net_stream virtio_vsock virtio_fs virtio_rng serial bus
+loader fdt exit fuse"
 
 usage() {
 	sed -n '3,15p' "$0" | sed 's/^# \{0,1\}//' >&2
@@ -142,6 +143,8 @@ sources() {
 	virtio_net) echo devices/virtio/net.c devices/virtio/mmio.c devices/virtio/queue.c ;;
 	net_stream) echo host/net/stream.c ;;
 	virtio_vsock) echo devices/virtio/vsock.c host/vsock/conn.c host/vsock/muxer.c ;;
+	virtio_fs) echo devices/virtio/fs.c devices/virtio/mmio.c devices/virtio/queue.c ;;
+	virtio_rng) echo devices/virtio/rng.c devices/virtio/mmio.c devices/virtio/queue.c ;;
 	serial) echo devices/serial.c ;;
 	bus) echo devices/bus.c ;;
 	loader) echo arch/aarch64/loader.c util/file.c ;;
