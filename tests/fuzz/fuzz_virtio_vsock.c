@@ -21,7 +21,9 @@
  *   8 accept   the host listeners on PATH_1 and PATH_2 accept what is pending
  * Checked: every used rx buffer holds a header addressed to the guest, from the host (or from
  * the CID a refused packet asked for), its length within the buffer; connections never exceed
- * the limit; the interrupt line equals InterruptStatus != 0.
+ * the limit; the interrupt line equals InterruptStatus != 0; after the reset that ends each run
+ * the muxer holds no connection and every connection it made to PATH_P has been seen.
+ * run.sh caps inputs at 512 bytes (see target_args there).
  */
 #include <errno.h>
 #include <signal.h>
