@@ -85,6 +85,19 @@ static int unix_sock(const char *p, bool listening)
 
 static void run_setup(void);
 
+/* The sockets and their directory go when the fuzzer exits (not after a crash: they show it). */
+static void cleanup(void)
+{
+	char p[160];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s_%d", path, i + 1);
+		unlink(p);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char p[160];
@@ -95,6 +108,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(dir, sizeof(dir), "/tmp/fuzz-vsock-XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(cleanup);
 	snprintf(path, sizeof(path), "%s/v.sock", dir);
 	for (int i = 0; i < 2; i++) {
 		snprintf(p, sizeof(p), "%s_%d", path, i + 1);
