@@ -63,9 +63,9 @@
 #define HARNESS __attribute__((no_sanitize("coverage"), noinline))
 
 static const uint32_t opcodes[] = {
-	FW_INIT,    FW_LOOKUP,	FW_GETATTR, FW_FORGET,	   FW_BATCH_FORGET, FW_OPEN,
-	FW_READ,    FW_WRITE,	FW_RELEASE, FW_OPENDIR,	   FW_READDIRPLUS,  FW_RELEASEDIR,
-	FW_STATFS,  FW_CREATE,	FW_MKDIR,   FW_UNLINK,	   FW_DESTROY,	    FW_INTERRUPT,
+	FW_INIT,   FW_LOOKUP, FW_GETATTR, FW_FORGET,  FW_BATCH_FORGET, FW_OPEN,
+	FW_READ,   FW_WRITE,  FW_RELEASE, FW_OPENDIR, FW_READDIRPLUS,  FW_RELEASEDIR,
+	FW_STATFS, FW_CREATE, FW_MKDIR,	  FW_UNLINK,  FW_DESTROY,      FW_INTERRUPT,
 };
 #define NR_OPCODES (sizeof(opcodes) / sizeof(opcodes[0]))
 
@@ -381,18 +381,21 @@ static void op_request(struct fuzz_in *in)
 
 		if (shape & 2) {
 			rd[nrd++] = (struct vdrv_buf){ .gpa = hdr_gpa, .len = hl / 2 };
-			rd[nrd++] = (struct vdrv_buf){ .gpa = hdr_gpa + hl / 2, .len = hl - hl / 2 };
+			rd[nrd++] =
+				(struct vdrv_buf){ .gpa = hdr_gpa + hl / 2, .len = hl - hl / 2 };
 		} else {
 			rd[nrd++] = (struct vdrv_buf){ .gpa = hdr_gpa, .len = hl };
 		}
 	}
 	if (got) {
-		rd[nrd] = (struct vdrv_buf){ .gpa = data_alloc((uint32_t)got), .len = (uint32_t)got };
+		rd[nrd] =
+			(struct vdrv_buf){ .gpa = data_alloc((uint32_t)got), .len = (uint32_t)got };
 		ram_put(rd[nrd].gpa, args, got);
 		nrd++;
 	}
 	if (!(shape & 4)) {
-		wr[nwr++] = (struct vdrv_buf){ .gpa = data_alloc(HDR_OUT), .len = HDR_OUT, .write = 1 };
+		wr[nwr++] =
+			(struct vdrv_buf){ .gpa = data_alloc(HDR_OUT), .len = HDR_OUT, .write = 1 };
 		wr[nwr] = (struct vdrv_buf){ .gpa = data_alloc(room), .len = room, .write = 1 };
 		/* what a room past the data area gets is what is left of it */
 		wr[nwr].len = (uint32_t)min_u64(room, VDRV_RAM_GPA + RAM - wr[nwr].gpa);

@@ -41,10 +41,10 @@
 #include "tests/unit/virtio/driver.h"
 #include "util/compiler.h"
 
-#define RAM	     (128u * 1024)
-#define QMAX	     16u
-#define SEGS_MAX     8u
-#define RNG_REQ_MAX  (64u * 1024)
+#define RAM	    (128u * 1024)
+#define QMAX	    16u
+#define SEGS_MAX    8u
+#define RNG_REQ_MAX (64u * 1024)
 
 /*
  * The harness's own bookkeeping, kept out of the coverage map: its loops over RAM and chains
@@ -248,7 +248,8 @@ static void op_chain(struct fuzz_in *in)
 		uint8_t f = fz_u8(in);
 		uint16_t off = fz_u16(in), len = fz_u16(in);
 
-		b[i] = (struct vdrv_buf){ .gpa = r.data + off % data_size, .len = len,
+		b[i] = (struct vdrv_buf){ .gpa = r.data + off % data_size,
+					  .len = len,
 					  .write = f & 1 };
 		if (f & 2)
 			b[i].gpa = VDRV_RAM_GPA + RAM + off;

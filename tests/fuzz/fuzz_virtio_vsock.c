@@ -217,8 +217,8 @@ static void op_packet(struct run *r, struct fuzz_in *in)
 	if (h.len > 0x10000 && !(shape & 0x20))
 		h.len &= 0xfff;
 	data = fz_u16(in) % 4097;
-	for (unsigned n = 0; n < QSIZE && vdrv_get_used(&r->d, 1, &(uint32_t){ 0 }, &(uint32_t){ 0 });
-	     n++)
+	for (unsigned n = 0;
+	     n < QSIZE && vdrv_get_used(&r->d, 1, &(uint32_t){ 0 }, &(uint32_t){ 0 }); n++)
 		;
 	if (r->d.vq[1].nr_free < 2)
 		return;
