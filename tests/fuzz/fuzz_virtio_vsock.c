@@ -21,10 +21,11 @@
  *   8 accept   the host listeners on PATH_1 and PATH_2 accept what is pending
  * Checked: every used rx buffer holds a header addressed to the guest, from the host (or from
  * the CID a refused packet asked for), its length within the buffer; connections never exceed
- * the limit; the interrupt line equals InterruptStatus != 0.
+ * the limit; the interrupt line equals InterruptStatus != 0; after the reset that ends each run
+ * the muxer holds no connection and every connection it made to PATH_P has been seen.
+ * run.sh caps inputs at 512 bytes (see target_args there).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,8 @@ struct run {
 	uint32_t rx_len[QSIZE];
 	int host[MAX_HOST];
 	unsigned nr_host;
+	/* Counted over the whole process, against the muxer's own counters. */
+	uint64_t taken; /* PATH_P connections accepted by the listeners here */
 	bool scribbled; /* the rings were patched: used elements say nothing reliable */
 };
 
@@ -82,6 +85,19 @@ static int unix_sock(const char *p, bool listening)
 
 static void run_setup(void);
 
+/* The sockets and their directory go when the fuzzer exits (not after a crash: they show it). */
+static void cleanup(void)
+{
+	char p[160];
+
+	for (int i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s_%d", path, i + 1);
+		unlink(p);
+	}
+	unlink(path);
+	rmdir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	char p[160];
@@ -92,6 +108,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	snprintf(dir, sizeof(dir), "/tmp/fuzz-vsock-XXXXXX");
 	if (!mkdtemp(dir))
 		abort();
+	atexit(cleanup);
 	snprintf(path, sizeof(path), "%s/v.sock", dir);
 	for (int i = 0; i < 2; i++) {
 		snprintf(p, sizeof(p), "%s_%d", path, i + 1);
@@ -102,13 +119,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void drain_listeners(void)
+/*
+ * Takes what the muxer's PATH_P connections left in the listeners' backlogs: into the run's host
+ * peers (keep) or closed. The muxer's count of such connections says when there are some, so no
+ * accept is made that must fail (each costs the kernel a socket allocated and freed).
+ */
+static void take_backlog(struct run *r, const struct vsock_mux_stats *st, bool keep)
 {
-	for (int i = 0; i < 2; i++) {
-		int fd;
+	for (int k = 0; k < 2; k++) {
+		while (r->taken < st->connected && (!keep || r->nr_host < MAX_HOST)) {
+			int fd = accept4(listeners[k], NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
-		while ((fd = accept(listeners[i], NULL, NULL)) >= 0)
-			close(fd);
+			if (fd < 0)
+				break;
+			r->taken++;
+			if (keep)
+				r->host[r->nr_host++] = fd;
+			else
+				close(fd);
+		}
 	}
 }
 
@@ -134,7 +163,12 @@ static void rx_check(struct run *r)
 {
 	uint32_t id, len;
 
-	while (vdrv_get_used(&r->d, 0, &id, &len)) {
+	/*
+	 * At most a ring's worth per step, which is all a device can use between two steps; a
+	 * scribbled used index (up to 65,535 ahead) is then worked off over many steps instead of
+	 * spinning the driver through it here.
+	 */
+	for (unsigned n = 0; n < QSIZE && vdrv_get_used(&r->d, 0, &id, &len); n++) {
 		struct vsock_hdr h;
 		uint8_t *p;
 
@@ -183,7 +217,8 @@ static void op_packet(struct run *r, struct fuzz_in *in)
 	if (h.len > 0x10000 && !(shape & 0x20))
 		h.len &= 0xfff;
 	data = fz_u16(in) % 4097;
-	while (vdrv_get_used(&r->d, 1, &(uint32_t){ 0 }, &(uint32_t){ 0 }))
+	for (unsigned n = 0;
+	     n < QSIZE && vdrv_get_used(&r->d, 1, &(uint32_t){ 0 }, &(uint32_t){ 0 }); n++)
 		;
 	if (r->d.vq[1].nr_free < 2)
 		return;
@@ -271,14 +306,10 @@ static void op_hclose(struct run *r, struct fuzz_in *in)
 
 static void op_accept(struct run *r)
 {
-	for (int k = 0; k < 2; k++) {
-		int fd;
+	struct vsock_mux_stats st;
 
-		while (r->nr_host < MAX_HOST && (fd = accept(listeners[k], NULL, NULL)) >= 0) {
-			fcntl(fd, F_SETFL, O_NONBLOCK);
-			r->host[r->nr_host++] = fd;
-		}
-	}
+	vsock_mux_stats(r->mux, &st);
+	take_backlog(r, &st, true);
 }
 
 static void op_patch(struct run *r, struct fuzz_in *in)
@@ -294,14 +325,26 @@ static void op_patch(struct run *r, struct fuzz_in *in)
 
 /*
  * The device, the muxer (with its listener) and the loop live for the whole process: creating a
- * listening socket per run cost more than the run. Each run starts from a driver reset, which
- * makes the device forget every connection and the muxer number host ports afresh, on clean RAM.
+ * listening socket per run cost more than the run. Each run ends with a driver reset that the
+ * loop carries out at once, so the muxer frees every connection and numbers host ports afresh,
+ * and with the loop drained (zero timeouts) until no host peer or backlog is left: the next run
+ * starts from nothing this one made, and every malloc of a run is freed in it (libFuzzer re-runs
+ * an input under LeakSanitizer whenever they do not match).
  */
 static struct run r;
+static uint64_t ram_used; /* bytes from the start of RAM a run can touch */
+
+/* The level alone: the driver's rising-edge eventfd would cost a write per interrupt. */
+static void irq_set_level(void *opaque, uint32_t intid, bool level)
+{
+	(void)opaque;
+	(void)intid;
+	atomic_store(&r.d.level, level);
+}
 
 static void run_begin(void)
 {
-	memset(r.d.ram, 0, RAM);
+	memset(r.d.ram, 0, ram_used);
 	r.d.brk = VDRV_RAM_GPA;
 	memset(r.d.vq, 0, sizeof(r.d.vq));
 	memset(r.rx_len, 0, sizeof(r.rx_len));
@@ -310,19 +353,36 @@ static void run_begin(void)
 	device_up(&r);
 	r.rx_area = vdrv_alloc(&r.d, (uint64_t)QSIZE * RX_MAX, 64);
 	r.tx_area = vdrv_alloc(&r.d, (uint64_t)QSIZE * TX_SLOT, 64);
-	for (int i = 0; i < 4; i++)
-		evloop_run_once(r.loop, 0);
+	/* The negotiation's reset, for the loop to see before the first operation. */
+	evloop_run_once(r.loop, 0);
 	vdrv_ack(&r.d);
 }
 
 static void run_end(void)
 {
-	for (unsigned i = 0; i < r.nr_host; i++)
+	struct vsock_mux_stats st;
+	unsigned i;
+
+	for (i = 0; i < r.nr_host; i++)
 		close(r.host[i]);
-	drain_listeners();
-	/* Let the muxer take and drop what this run's host peers left in its backlog. */
-	for (int i = 0; i < 4; i++)
+	r.nr_host = 0;
+	/*
+	 * One pass lets the muxer take this run's CONNECTs from its backlog (all of them: it
+	 * accepts up to 64 a pass), which the reset then frees with all it holds; a peer accepted
+	 * after the reset would wait out its handshake. The connections the muxer made to PATH_P
+	 * are taken from the listeners and closed.
+	 */
+	evloop_run_once(r.loop, 0);
+	vdrv_write(&r.d, VIRTIO_MMIO_STATUS, 0);
+	for (i = 0; i < 64; i++) {
 		evloop_run_once(r.loop, 0);
+		vsock_mux_stats(r.mux, &st);
+		take_backlog(&r, &st, false);
+		if (!st.conns)
+			break;
+	}
+	FUZZ_CHECK(st.conns == 0);
+	FUZZ_CHECK(r.taken == st.connected);
 }
 
 static void run_setup(void)
@@ -332,6 +392,7 @@ static void run_setup(void)
 	struct errbuf e;
 
 	FUZZ_CHECK(vdrv_init(&r.d, RAM) == 0);
+	irq_line_init(&r.d.irq, irq_set_level, NULL, 33);
 	FUZZ_CHECK(evloop_create(&r.loop, &e) == 0);
 	mp.loop = vp.loop = r.loop;
 	FUZZ_CHECK(vsock_mux_create(&mp, &r.mux, &e) == 0);
@@ -339,6 +400,13 @@ static void run_setup(void)
 	r.v = virtio_vsock_create(&vp, &r.d.gm, &r.d.irq, &e);
 	FUZZ_CHECK(r.v);
 	r.d.vm = virtio_vsock_mmio(r.v);
+	/* What one run's set-up allocates, and the 64 KiB (+ 31) the patch operation reaches. */
+	ram_used = RAM;
+	run_begin();
+	ram_used = r.d.brk - VDRV_RAM_GPA;
+	if (ram_used < 0x10000 + 32)
+		ram_used = 0x10000 + 32;
+	run_end();
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -443,6 +443,99 @@ def gen_vsock():
     write('virtio_vsock', 'reset-and-scribble', reset)
 
 
+# ---- virtio_rng: features, queue size, then ops (0 chain, 1 raw, 2 notify, 3 patch, 4 restart,
+# 5 ack, 6 register, 7 source, 8 read); see fuzz_virtio_rng.c ----
+
+def rng_chain(segs, indirect=False, quiet=False):
+    """segs: (flags, offset, length); flags bit 0 writable, 1 past RAM, 2 huge, 3 anywhere."""
+    shape = (len(segs) - 1) | (8 if indirect else 0) | (16 if quiet else 0)
+    return u8(0) + u8(shape) + b''.join(u8(f) + u16(o) + u16(n) for f, o, n in segs)
+
+
+def gen_rng():
+    # what Linux's virtio-rng driver does: one writable buffer at a time
+    linux = rng_chain([(1, 0, 64)]) + u8(5) + rng_chain([(1, 0x100, 32)]) + u8(5)
+    write('virtio_rng', 'linux-hwrng', u8(3) + u8(3) + linux)
+    write('virtio_rng', 'shapes',
+          u8(3) + u8(4) + rng_chain([(0, 0, 16), (1, 64, 100), (1, 256, 4096)]) +
+          rng_chain([(1, 0, 16), (0, 64, 16)]) + u8(4) + u8(3) + u8(4) +
+          rng_chain([(1, 0, 8)] * 4, indirect=True) +
+          rng_chain([(1, 0, 0), (1, 32, 1)], quiet=True) + rng_chain([(0, 0, 32)]) +
+          u8(2) + u8(0) + u8(5))
+    write('virtio_rng', 'large-and-capped',
+          u8(0) + u8(4) + rng_chain([(1, 0, 0xffff), (1, 0, 0x8000)]) + u8(5) +
+          rng_chain([(1, 0x100, 40000), (1, 0x100, 40000)]) + u8(5))
+    write('virtio_rng', 'outside-ram',
+          u8(1) + u8(4) + rng_chain([(3, 0, 64)]) + u8(4) + u8(1) + u8(4) +
+          rng_chain([(5, 0x10, 64)]) + u8(4) + u8(1) + u8(4) +
+          rng_chain([(1, 0xfff0, 0x20)]) + u8(4) + u8(3) + u8(2) +
+          rng_chain([(1, 0, 16)] * 3, indirect=True))
+    write('virtio_rng', 'source-failures',
+          u8(1) + u8(3) + u8(7) + u8(1 | 8 * 5) + rng_chain([(1, 0, 100)]) + u8(7) + u8(2) +
+          rng_chain([(1, 0, 100)]) + u8(7) + u8(3 | 8) + rng_chain([(1, 0, 50), (1, 64, 50)]) +
+          u8(7) + u8(4) + rng_chain([(1, 0, 10)]) + u8(7) + u8(5) + rng_chain([(1, 0, 10)]))
+    write('virtio_rng', 'raw-loop-and-scribble',
+          u8(2) + u8(2) + u8(1) + u8(0) + u8(0) + u16(0) + u32(16) + u16(3) + u16(0) + u8(1) +
+          u8(2) + u8(0) + u8(4) + u8(2) + u8(2) + u8(1) + u8(1) + u8(1) + u16(0) + u32(32) +
+          u16(4) + u16(0) + u8(1) + u8(2) + u8(0) + u8(3) + u16(0x2000) + u8(8) + bytes(8) +
+          rng_chain([(9, 0x2000, 64)]) + u8(6) + u8(0x70 // 4) + u32(0) + u8(8) + u8(0x60 // 2) +
+          u8(2))
+
+
+# ---- virtio_fs: features, queue sizes, then ops (0 request, 1 raw, 2 notify, 3 patch, 4 restart,
+# 5 ack, 6 register, 7 config); see fuzz_virtio_fs.c ----
+
+VFS_OPS = ['INIT', 'LOOKUP', 'GETATTR', 'FORGET', 'BATCH_FORGET', 'OPEN', 'READ', 'WRITE',
+           'RELEASE', 'OPENDIR', 'READDIRPLUS', 'RELEASEDIR', 'STATFS', 'CREATE', 'MKDIR', 'UNLINK',
+           'DESTROY', 'INTERRUPT']
+HIPRIO, REQUEST = 1, 0
+
+
+def vfs_req(op, args=b'', q=REQUEST, node=0, shape=0, delta=0, room=4096):
+    return (u8(0) + u8(q) + u8(VFS_OPS.index(op)) + u8(node) + u8(shape) + u8(delta) + u16(room) +
+            u8(len(args)) + args)
+
+
+def gen_fs():
+    sizes = 4 | 4 << 3  # 16 entries each
+    read_in = lambda size=4096: u64(0) + u64(0) + u32(size) + u32(0) + u64(0) + u32(0) + u32(0)
+    write('virtio_fs', 'linux-session',
+          u8(3) + u8(sizes) + vfs_req('LOOKUP', b'file\0', room=256) +
+          vfs_req('GETATTR', bytes(16), node=1, room=256) +
+          vfs_req('OPEN', u32(0) + u32(0), node=1, room=32) +
+          vfs_req('READ', read_in(), node=1, room=4096) +
+          vfs_req('RELEASE', bytes(24), node=1, room=16) +
+          vfs_req('FORGET', u64(1), q=HIPRIO, node=1, shape=4) +
+          vfs_req('BATCH_FORGET', u32(1) + u32(0) + u64(1) + u64(1), q=HIPRIO, shape=4))
+    write('virtio_fs', 'readdir-statfs',
+          u8(2) + u8(2 | 3 << 3) + vfs_req('OPENDIR', u32(0) + u32(0), room=32) +
+          vfs_req('READDIRPLUS', read_in(200), node=1, room=200) +
+          vfs_req('RELEASEDIR', bytes(24), node=1, room=16) + vfs_req('STATFS', room=96) +
+          vfs_req('DESTROY', room=16) + vfs_req('INTERRUPT', u64(5), room=16))
+    write('virtio_fs', 'create-write-mkdir-unlink',
+          u8(1) + u8(sizes) +
+          vfs_req('CREATE', u32(0o101) + u32(0o100644) + u32(0o22) + u32(0) + b'new\0', room=160) +
+          vfs_req('WRITE', u64(0) + u64(0) + u32(5) + u32(0) + u64(0) + u32(0) + u32(0) +
+                  b'hello', node=1, shape=2, room=24) +
+          vfs_req('MKDIR', u32(0o755) + u32(0) + b'd\0', room=160) +
+          vfs_req('UNLINK', b'new\0', room=16) + vfs_req('LOOKUP', b'out\0', room=160) +
+          vfs_req('OPEN', u32(0) + u32(0), node=3, room=32))
+    chains = b''
+    for shape in (16, 32, 2, 8, 4, 1, 1 | 2, 64):
+        chains += vfs_req('GETATTR', bytes(16), shape=shape, room=128) + u8(4) + u8(3) + u8(sizes)
+    chains += vfs_req('GETATTR', bytes(16), delta=50) + vfs_req('GETATTR', bytes(16), delta=0xec)
+    chains += vfs_req('LOOKUP', b'file\0', shape=128) + vfs_req('LOOKUP', b'dir\0', q=HIPRIO,
+                                                                shape=128) + u8(2) + u8(1)
+    chains += vfs_req('LOOKUP', b'file\0', room=0) + vfs_req('LOOKUP', b'file\0', room=0xffff)
+    write('virtio_fs', 'malformed-chains', u8(3) + u8(sizes) + chains)
+    write('virtio_fs', 'config-reset-scribble',
+          u8(4) + u8(0) + u8(7) + u8(0) + u8(2) + u8(7) + u8(36) + u8(2) + u8(7) + u8(32) + u8(3) +
+          u8(7) + u8(40) + u8(2) + vfs_req('INIT', bytes(64), room=128) + u8(5) +
+          u8(6) + u8(0x70 // 4) + u32(0) + u8(4) + u8(1) + u8(sizes) +
+          u8(1) + u8(0) + u8(0) + u8(0) + u16(0) + u32(40) + u16(1) + u16(0) + u8(1) + u8(2) + u8(1) +
+          u8(3) + u16(0x1000) + u8(8) + bytes(8) + vfs_req('STATFS', room=96))
+
+
 # ---- fuse: flags, then requests (see fuzz_fuse.c) ----
 
 FUSE_OPS = ['INIT', 'LOOKUP', 'FORGET', 'BATCH_FORGET', 'GETATTR', 'SETATTR', 'STATFS', 'ACCESS',
@@ -519,6 +612,8 @@ def main():
     gen_net()
     gen_net_stream()
     gen_vsock()
+    gen_fs()
+    gen_rng()
     gen_serial()
     gen_bus()
     gen_loader()

@@ -45,6 +45,7 @@ struct virtio_fs {
 	uint8_t config[VIRTIO_FS_CFG_SIZE];
 	struct event kick[VIRTIO_FS_NR_QUEUES];
 	struct event stop;
+	bool inline_requests; /* no workers: QueueNotify serves the queues itself */
 	struct fs_worker workers[FS_WORKERS];
 };
 
@@ -82,26 +83,36 @@ static uint32_t vfs_handle(struct fs_worker *w)
 	return fs_server_handle(w->f->srv, w->sc, w->in, nin, w->out, nout);
 }
 
-/* Drains both queues. The request runs between io_begin and io_end, without the lock. */
-static void vfs_process(struct fs_worker *w)
+/*
+ * Drains both queues (locked). Each request runs between io_begin and io_end, without the lock
+ * unless keep_lock (inline requests: nothing else runs).
+ */
+static void vfs_drain(struct fs_worker *w, bool keep_lock)
 {
 	struct virtio_mmio *vm = w->f->vm;
 	struct virtq *vq;
 
-	virtio_mmio_lock(vm);
 	while ((vq = vfs_pop(w))) {
 		uint32_t used;
 
 		virtio_mmio_io_begin(vm);
-		virtio_mmio_unlock(vm);
+		if (!keep_lock)
+			virtio_mmio_unlock(vm);
 		used = vfs_handle(w);
-		virtio_mmio_lock(vm);
+		if (!keep_lock)
+			virtio_mmio_lock(vm);
 		virtio_mmio_io_end(vm);
 		/* a reset waits for io_end, and we hold the lock: the queue is still the one we used */
 		vq_push(vq, w->chain.head, used);
 		virtio_mmio_queue_flush(vm, vq);
 	}
-	virtio_mmio_unlock(vm);
+}
+
+static void vfs_process(struct fs_worker *w)
+{
+	virtio_mmio_lock(w->f->vm);
+	vfs_drain(w, false);
+	virtio_mmio_unlock(w->f->vm);
 }
 
 static void *vfs_worker(void *opaque)
@@ -150,7 +161,9 @@ static void vfs_notify(void *dev, unsigned q)
 {
 	struct virtio_fs *f = dev;
 
-	if (q < VIRTIO_FS_NR_QUEUES)
+	if (f->inline_requests)
+		vfs_drain(&f->workers[0], true);
+	else if (q < VIRTIO_FS_NR_QUEUES)
 		event_signal(&f->kick[q]);
 }
 
@@ -158,7 +171,7 @@ static int vfs_notify_fd(void *dev, unsigned q)
 {
 	struct virtio_fs *f = dev;
 
-	return q < VIRTIO_FS_NR_QUEUES ? event_fd(&f->kick[q]) : -1;
+	return q < VIRTIO_FS_NR_QUEUES && !f->inline_requests ? event_fd(&f->kick[q]) : -1;
 }
 
 /* A new driver starts a new FUSE session: nothing the old one held stays pinned. */
@@ -274,7 +287,8 @@ struct virtio_mmio *virtio_fs_create(const struct virtio_fs_params *p, const str
 		vfs_free(f);
 		return NULL;
 	}
-	r = vfs_workers_start(f);
+	f->inline_requests = p->inline_requests;
+	r = f->inline_requests ? 0 : vfs_workers_start(f);
 	if (r) {
 		err_set(e, -r, "%s: cannot start workers: %s", f->name, strerror(r));
 		virtio_mmio_destroy(f->vm);

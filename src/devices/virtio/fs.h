@@ -24,6 +24,11 @@ struct virtio_fs_params {
 	unsigned max_inodes;
 	unsigned max_handles;
 	unsigned nr_shares; /* of the VM, which split the descriptors */
+	/*
+	 * Fuzzing: no worker threads; a QueueNotify serves the queues on the notifying thread,
+	 * under the device lock, so a run does not depend on timing. The VMM never sets it.
+	 */
+	bool inline_requests;
 };
 
 /* Opens the directory, builds its FUSE server and the device with its worker threads. */
