@@ -61,7 +61,7 @@ run() {
 
 i=1
 while [ $i -le ${BENCH_NET_RUNS:-2} ]; do
-	for net in user tap; do
+	for net in ${BENCH_NET_KINDS:-user tap}; do
 		run ignition $net net-$net-ignition-$i
 		run qemu $net net-$net-qemu-$i
 	done

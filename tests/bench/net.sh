@@ -5,7 +5,7 @@
 # Prints key=value figures (medians over the runs) on stdout for table.py; the raw lines stay in
 # $BENCH_OUT/net/results.
 # Environment: IGNITION, BENCH_OUT, BENCH_NET_RUNS (default 2), BENCH_NET_SECS (iperf3 seconds,
-# default 5), BENCH_MEM, E2E_CACHE, E2E_TIMEOUT (default 1200 s).
+# default 5), BENCH_NET_KINDS (default "user tap"), BENCH_MEM, E2E_CACHE, E2E_TIMEOUT (default 1200 s).
 set -uo pipefail
 bench=$(cd "$(dirname "$0")" && pwd)
 export E2E_OUT=${BENCH_OUT:-$bench/../../build-bench-rig}
@@ -50,6 +50,7 @@ E2E_VMM=qemu
 E2E_SCENARIO=bench.sh
 BENCH_NET_RUNS=${BENCH_NET_RUNS:-2}
 BENCH_NET_SECS=${BENCH_NET_SECS:-5}
+BENCH_NET_KINDS="${BENCH_NET_KINDS:-user tap}"
 BENCH_MEM=${BENCH_MEM:-256}
 CONF
 (cd "$r" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$n/run.cpio.gz"

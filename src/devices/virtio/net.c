@@ -520,7 +520,7 @@ struct virtio_net *virtio_net_create(const struct virtio_net_params *p, struct n
 	snprintf(n->name, sizeof(n->name), "virtio-net%u", p->index);
 	memcpy(n->config + VIRTIO_NET_CFG_MAC, p->mac, 6);
 	put_le16(n->config + VIRTIO_NET_CFG_STATUS, VIRTIO_NET_S_LINK_UP);
-	put_le16(n->config + VIRTIO_NET_CFG_MTU, VIRTIO_NET_MTU);
+	put_le16(n->config + VIRTIO_NET_CFG_MTU, (uint16_t)(b->mtu ? b->mtu : VIRTIO_NET_MTU));
 	if (net_events_init(n, e) < 0) {
 		net_free(n);
 		return NULL;

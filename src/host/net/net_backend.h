@@ -72,6 +72,7 @@ struct net_backend {
 	char name_buf[160];
 	bool vnet_hdr; /* frames carry a virtio-net header both ways (tap with IFF_VNET_HDR) */
 	uint64_t offloads; /* virtio-net features the backend can carry (CSUM, TSO...) */
+	unsigned mtu; /* the largest IP packet it carries, told to the guest; 0: 1500 */
 	uint64_t rx_dropped; /* frames the backend could not hand over and had to drop */
 };
 

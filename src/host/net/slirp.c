@@ -24,6 +24,16 @@
 #include "util/compiler.h"
 #include "util/log.h"
 
+/*
+ * libslirp ends every TCP connection itself, so the guest's packets never reach a wire and the
+ * link can be wider than Ethernet's: a guest TCP stream then costs one frame, one kick and one
+ * pass of slirp's TCP per 16 KiB instead of per 1.5 KiB (8x the guest -> host throughput in the
+ * rig). Not wider: Linux opens its receive window at 64 KiB rounded down to whole segments, and
+ * at MTU 65520 that is a single segment, which stalled host -> guest transfers on delayed ACKs.
+ * The guest learns the MTU from virtio-net's MTU field; the host fragments UDP and ICMP as usual.
+ */
+#define SLIRP_MTU 16384u
+
 struct slirp_pollfd {
 	unsigned events; /* EV_* registered with the loop */
 	unsigned revents; /* seen by the loop since the last prepare */
@@ -330,15 +340,17 @@ int net_slirp_open(const struct net_config *cfg, struct evloop *loop, struct net
 		.in_enabled = true,
 		.in6_enabled = true,
 		.vprefix_len = 64,
-		.if_mtu = 1500,
-		.if_mru = 1500,
+		.if_mtu = SLIRP_MTU,
+		.if_mru = SLIRP_MTU,
 	};
 
 	if (!s || !(s->txbuf = malloc(NET_FRAME_MAX))) {
 		free(s);
 		return err_set(e, -ENOMEM, "out of memory");
 	}
-	s->b = (struct net_backend){ .ops = &slirp_ops, .loop = loop, .name = "user" };
+	s->b = (struct net_backend){
+		.ops = &slirp_ops, .loop = loop, .name = "user", .mtu = SLIRP_MTU
+	};
 	inet_pton(AF_INET, "10.0.2.0", &sc.vnetwork);
 	inet_pton(AF_INET, "255.255.255.0", &sc.vnetmask);
 	inet_pton(AF_INET, "10.0.2.2", &sc.vhost);

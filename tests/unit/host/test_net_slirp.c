@@ -144,6 +144,27 @@ static uint16_t ip_csum(const uint8_t *p, size_t n)
 	return (uint16_t)~s;
 }
 
+/* The MSS option of a TCP header, or 0. */
+static unsigned tcp_mss(const uint8_t *tcp)
+{
+	size_t len = (size_t)(tcp[12] >> 4) * 4;
+
+	for (size_t i = 20; i < len;) {
+		if (tcp[i] == 0)
+			break;
+		if (tcp[i] == 1) {
+			i++;
+			continue;
+		}
+		if (tcp[i] == 2 && tcp[i + 1] == 4)
+			return (unsigned)(tcp[i + 2] << 8 | tcp[i + 3]);
+		if (tcp[i + 1] < 2)
+			break;
+		i += tcp[i + 1];
+	}
+	return 0;
+}
+
 /* A frame for the guest's MAC (or broadcast) of the given ethertype, or -1. */
 static int find_frame(struct t *t, uint16_t type, unsigned from)
 {
@@ -325,6 +346,9 @@ static void test_hostfwd_reaches_guest(void **state)
 	tcp = ip + (ip[0] & 15) * 4;
 	assert_int_equal(tcp[2] << 8 | tcp[3], 2222);
 	assert_true(tcp[13] & 0x02); /* SYN */
+	/* the NAT offers segments as large as the backend's MTU (16384 - 40), not 1460 */
+	assert_int_equal(t->b->mtu, 16384);
+	assert_int_equal(tcp_mss(tcp), 16384 - 40);
 	close(fd);
 }
 

@@ -88,7 +88,7 @@ static const struct net_backend_ops fake_ops = {
 
 static const uint8_t test_mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
-static struct ctx *ctx_new(bool vnet_hdr)
+static struct ctx *ctx_new_mtu(bool vnet_hdr, unsigned mtu)
 {
 	struct ctx *c = calloc(1, sizeof(*c));
 	struct virtio_net_params p = { .index = 0 };
@@ -104,11 +104,17 @@ static struct ctx *ctx_new(bool vnet_hdr)
 		c->fb->b.vnet_hdr = true;
 		c->fb->b.offloads = ~0ULL;
 	}
+	c->fb->b.mtu = mtu;
 	memcpy(p.mac, test_mac, 6);
 	c->n = virtio_net_create(&p, &c->fb->b, c->loop, &c->d.gm, &c->d.irq, &e);
 	assert_non_null(c->n);
 	c->d.vm = virtio_net_mmio(c->n);
 	return c;
+}
+
+static struct ctx *ctx_new(bool vnet_hdr)
+{
+	return ctx_new_mtu(vnet_hdr, 0);
 }
 
 /* Negotiates want (& offered), sets up both queues with num entries, DRIVER_OK. */
@@ -210,6 +216,16 @@ static void test_features_and_config(void **state)
 	assert_int_equal(vdrv_read_w(&c->d, VIRTIO_MMIO_CONFIG + VIRTIO_NET_CFG_STATUS, 2),
 			 VIRTIO_NET_S_LINK_UP);
 	assert_int_equal(vdrv_read_w(&c->d, VIRTIO_MMIO_CONFIG + VIRTIO_NET_CFG_MTU, 2), 1500);
+}
+
+/* The guest's MTU is the backend's (libslirp's 16384), 1500 when it names none. */
+static void test_mtu_from_backend(void **state)
+{
+	struct ctx *c = ctx_new_mtu(false, 16384);
+
+	(void)state;
+	assert_int_equal(vdrv_read_w(&c->d, VIRTIO_MMIO_CONFIG + VIRTIO_NET_CFG_MTU, 2), 16384);
+	teardown((void **)&c);
 }
 
 static void test_offloads_with_vnet_hdr(void **state)
@@ -674,6 +690,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_features_and_config, setup, teardown),
+		cmocka_unit_test(test_mtu_from_backend),
 		cmocka_unit_test(test_offloads_with_vnet_hdr),
 		cmocka_unit_test_setup_teardown(test_tx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_many_in_order, setup, teardown),
