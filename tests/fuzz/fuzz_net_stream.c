@@ -4,8 +4,8 @@
  * over a real unix socket, in chunks of a size from the input, with a device that now and then
  * says -EAGAIN and resumes.
  *
- * Input: u8 chunk (bytes per write: 1 + chunk * 7, at least 1/64 of the input), u8 refuse (n % 3: never, every 2nd or every
- * 3rd offer refused, then offered again), then the bytes the peer sends.
+ * Input: u8 chunk (bytes per write: 1 + chunk * 7, at least 1/16 of the input), u8 refuse (n % 3:
+ * never, every 2nd or every 3rd offer refused, then offered again), then the bytes the peer sends.
  * Checked against a model parser: the device gets exactly the model's frames, in order, whole,
  * none over 65,550 bytes; a length over the limit drops the connection (link down) and nothing
  * after it arrives.
@@ -33,7 +33,7 @@ struct model {
 
 static struct model m;
 static unsigned nr_received, refuse_every, offers;
-static bool link_up;
+static bool link_up, refused;
 
 static uint32_t be32(const uint8_t *p)
 {
@@ -63,8 +63,10 @@ static int port_receive(void *dev, const void *frame, size_t len)
 	size_t off, want;
 
 	offers++;
-	if (refuse_every && offers % refuse_every == 0)
+	if (refuse_every && offers % refuse_every == 0) {
+		refused = true;
 		return -EAGAIN;
+	}
 	FUZZ_CHECK(len <= NET_FRAME_MAX);
 	FUZZ_CHECK(model_next(&off, &want));
 	FUZZ_CHECK(len == want);
@@ -98,13 +100,25 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-static void run_loop(struct net_backend *b)
+/*
+ * One pass of the loop (the backend reads what the socket holds), then a refused frame is offered
+ * again at once, as a device that frees room would, until one is taken: a second pass only cost an
+ * epoll_wait. True when something was refused.
+ */
+static bool run_loop(struct net_backend *b)
 {
+	bool any;
+
 	evloop_run_once(loop, 0);
-	/* a refused frame is offered again once the device has room */
+	any = refused;
+	while (refused) {
+		refused = false;
+		b->ops->rx_resume(b);
+	}
+	/* and a resume owed to nobody, as a device may send one late: it must change nothing */
 	if (refuse_every)
 		b->ops->rx_resume(b);
-	evloop_run_once(loop, 0);
+	return any;
 }
 
 static void model_check_drop(void)
@@ -139,11 +153,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (refuse_every)
 		refuse_every++;
 	m = (struct model){ .data = in.p, .size = in.left };
-	/* at most 64 writes: what matters is where they cut, not how many there are */
-	chunk = max_u64(chunk, m.size / 64);
+	/*
+	 * At most 16 writes: what matters is where they cut, not how many there are, and each one
+	 * costs a pass of the loop (send, epoll_wait, two reads).
+	 */
+	chunk = max_u64(chunk, (m.size + 15) / 16);
 	model_check_drop();
 	nr_received = offers = 0;
 	link_up = true;
+	refused = false;
 	if (net_backend_open(&cfg, 0, loop, &b, &e) < 0)
 		abort();
 	b->port = (struct net_port){ .receive = port_receive,
@@ -166,11 +184,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		run_loop(b);
 	}
-	/* each refusal costs one resume: go on until nothing moves any more */
-	for (unsigned idle = 0, last = ~0u; idle < 3;) {
-		idle = nr_received == last ? idle + 1 : 0;
+	/*
+	 * Everything is in the socket, and one read takes it all (the backend's buffer is larger
+	 * than any input) unless a refusal stopped the reading: go on until a pass neither refused
+	 * nor delivered anything.
+	 */
+	for (unsigned last = ~0u; nr_received != last;) {
 		last = nr_received;
-		run_loop(b);
+		while (run_loop(b))
+			;
 	}
 	/* everything the model has up to the end or the bad length arrived, and no more */
 	FUZZ_CHECK(!model_next(&off, &len));
