@@ -63,6 +63,15 @@ void event_drain(struct event *ev)
 {
 	uint64_t buf[8];
 
-	while (read(ev->rfd, buf, ev->rfd == ev->wfd ? sizeof(uint64_t) : sizeof(buf)) > 0)
+	/* An eventfd hands over its whole count in one read; a second could only fail. */
+	if (ev->rfd == ev->wfd) {
+		ssize_t r;
+
+		do
+			r = read(ev->rfd, buf, sizeof(uint64_t));
+		while (r < 0 && errno == EINTR);
+		return;
+	}
+	while (read(ev->rfd, buf, sizeof(buf)) > 0)
 		;
 }
