@@ -140,17 +140,23 @@ int fs_inode_where(struct fs_server *s, struct fs_inode *in, struct fs_inode **p
 	return *parent ? 0 : -ENOENT;
 }
 
+static void fs_entry_from_stat(const struct fs_inode *in, const struct stat *st,
+			       struct fw_entry_out *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->nodeid = in->nodeid;
+	e->entry_valid = FS_ENTRY_TIMEOUT_S;
+	e->attr_valid = FS_ENTRY_TIMEOUT_S;
+	fs_host_attr(st, &e->attr);
+}
+
 int fs_fill_entry(struct fs_inode *in, struct fw_entry_out *e)
 {
 	struct stat st;
 
 	if (fstat(in->fd, &st) < 0)
 		return fs_host_errno(errno);
-	memset(e, 0, sizeof(*e));
-	e->nodeid = in->nodeid;
-	e->entry_valid = FS_ENTRY_TIMEOUT_S;
-	e->attr_valid = FS_ENTRY_TIMEOUT_S;
-	fs_host_attr(&st, &e->attr);
+	fs_entry_from_stat(in, &st, e);
 	return 0;
 }
 
@@ -201,18 +207,17 @@ int fs_lookup_at(struct fs_server *s, struct fs_inode *parent, int dirfd, const 
 		/* the share's root seen again inside itself (a bind mount): no second parent */
 		return -ELOOP;
 	}
-	r = fs_fill_entry(in, e);
-	if (r == 0 && inp) {
+	/* the descriptor just opened names this inode: its attributes are the entry's */
+	fs_entry_from_stat(in, &st, e);
+	if (inp) {
 		*inp = in; /* the caller has the ref */
 		return 0;
 	}
 	pthread_mutex_lock(&s->lock);
 	in->refs--;
-	if (r < 0)
-		in->nlookup--;
 	fs_inode_release(s, in);
 	pthread_mutex_unlock(&s->lock);
-	return r;
+	return 0;
 }
 
 void fs_inode_moved(struct fs_server *s, struct fs_inode *newparent, const char *newname)
