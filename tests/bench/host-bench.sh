@@ -316,6 +316,12 @@ while [ $i -le ${BENCH_FS_RUNS:-3} ]; do
 	fs_share
 	ignition fs fs-ignition-$i -- --fs tag=bench,path=$B/share
 	qemu_fs fs-qemu-$i
+	if has b; then
+		fs_share
+		VMM_BIN=/bin/ignition-b
+		ignition fs fs-ignition-b-$i -- --fs tag=bench,path=$B/share
+		VMM_BIN=/bin/ignition
+	fi
 	note "shared directory round $i done"
 	i=$((i + 1))
 done
