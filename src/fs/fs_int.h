@@ -2,7 +2,10 @@
 #ifndef IGNITION_FS_FS_INT_H
 #define IGNITION_FS_FS_INT_H
 
-/* Server internals shared by the tables (server.c), the operations (ops_*.c) and host.c. */
+/*
+ * Server internals shared by the dispatch (server.c), the tables (table.c), the operations
+ * (ops_*.c) and host.c.
+ */
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
@@ -117,7 +120,12 @@ struct fs_req {
 	bool direct; /* the payload was written straight into out (READ) */
 };
 
-/* server.c: the tables */
+/* table.c: the tables */
+int fs_tables_init(struct fs_server *s); /* for max_inodes and max_handles; -ENOMEM */
+void fs_tables_free(struct fs_server *s); /* closes every descriptor they hold */
+int fs_root_open(struct fs_server *s, const char *path, struct errbuf *e);
+/* DESTROY, or a device reset: every inode and handle the guest held is let go. */
+void fs_forget_all(struct fs_server *s);
 struct fs_inode *fs_inode_get(struct fs_server *s, uint64_t nodeid); /* a ref, or NULL */
 void fs_inode_put(struct fs_server *s, struct fs_inode *in);
 /*

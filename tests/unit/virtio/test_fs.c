@@ -344,7 +344,9 @@ static void test_max_request(void **state)
 	enum { PAGES = 256, PG = 4096, NDESC = PAGES + 4 };
 	struct fixture *f = *state;
 	struct vdrv *d = &f->d;
-	struct fw_init_in ii = { .major = 7, .minor = 38, .max_readahead = 1u << 20,
+	struct fw_init_in ii = { .major = 7,
+				 .minor = 38,
+				 .max_readahead = 1u << 20,
 				 .flags = FW_INIT_MAX_PAGES | FW_INIT_BIG_WRITES };
 	struct fw_init_out io;
 	struct fw_entry_out e;
@@ -372,7 +374,8 @@ static void test_max_request(void **state)
 	assert_int_equal(call(f, FW_LOOKUP, FW_ROOT_ID, "big", 4, sizeof(e), &e), 0);
 	assert_int_equal(call(f, FW_OPEN, e.nodeid, &oi, sizeof(oi), sizeof(oo), &oo), 0);
 	for (int pass = 0; pass < 2; pass++) {
-		struct fw_in_header h = { .opcode = FW_WRITE, .unique = ++f->unique,
+		struct fw_in_header h = { .opcode = FW_WRITE,
+					  .unique = ++f->unique,
 					  .nodeid = e.nodeid };
 		struct fw_write_in wi = { .fh = oo.fh, .size = PAGES * PG };
 		struct fw_read_in ri = { .fh = oo.fh, .size = PAGES * PG };
@@ -411,8 +414,10 @@ static void test_max_request(void **state)
 
 		/* and READ brings them back into a page per descriptor */
 		memset(pages, 0, PAGES * PG);
-		h = (struct fw_in_header){ .len = sizeof(h) + sizeof(ri), .opcode = FW_READ,
-					   .unique = ++f->unique, .nodeid = e.nodeid };
+		h = (struct fw_in_header){ .len = sizeof(h) + sizeof(ri),
+					   .opcode = FW_READ,
+					   .unique = ++f->unique,
+					   .nodeid = e.nodeid };
 		memcpy(vdrv_ptr(d, hdr), &h, sizeof(h));
 		memcpy(vdrv_ptr(d, hdr + 64), &ri, sizeof(ri));
 		n = 0;
@@ -420,7 +425,8 @@ static void test_max_request(void **state)
 		b[n++] = (struct vdrv_buf){ .gpa = hdr + 64, .len = sizeof(ri) };
 		b[n++] = (struct vdrv_buf){ .gpa = hdr + 128, .len = sizeof(oh), .write = true };
 		for (unsigned i = 0; i < PAGES; i++)
-			b[n++] = (struct vdrv_buf){ .gpa = data + i * PG, .len = PG, .write = true };
+			b[n++] =
+				(struct vdrv_buf){ .gpa = data + i * PG, .len = PG, .write = true };
 		assert_int_equal(chain_run(f, b, n, !pass), sizeof(oh) + PAGES * PG);
 		assert_memory_equal(pages, want, PAGES * PG);
 	}
