@@ -165,6 +165,7 @@ int fs_host_open_flags(uint32_t guest_flags); /* Linux open flags the guest sent
 void fs_host_attr(const struct stat *st, struct fw_attr *a);
 int fs_host_readlink(int fd, int dirfd, const char *name, char *buf, size_t len);
 int fs_host_chown(int fd, int dirfd, const char *name, uid_t uid, gid_t gid);
+int fs_host_chmod(int fd, int dirfd, const char *name, mode_t mode); /* -ENOSYS: open it */
 int fs_host_access(int fd, int dirfd, const char *name, int mask);
 int fs_host_rename(int olddir, const char *oldname, int newdir, const char *newname,
 		   uint32_t flags);
