@@ -154,9 +154,17 @@ static bool vfs_wait(struct fs_worker *w)
 		return false;
 	}
 	for (int i = 0; i < n; i++) {
+		uint64_t count;
+		ssize_t r;
+
 		if (ev[i].data.u32 == FS_EV_STOP)
 			return false;
-		event_drain(&f->kick[ev[i].data.u32]);
+		/*
+		 * An eventfd hands over its whole count at once: one read drains it (EAGAIN:
+		 * another worker was first, which is as good).
+		 */
+		r = read(event_fd(&f->kick[ev[i].data.u32]), &count, sizeof(count));
+		(void)r;
 	}
 	return true;
 }
