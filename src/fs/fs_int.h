@@ -2,7 +2,10 @@
 #ifndef IGNITION_FS_FS_INT_H
 #define IGNITION_FS_FS_INT_H
 
-/* Server internals shared by the tables (server.c), the operations (ops_*.c) and host.c. */
+/*
+ * Server internals shared by the dispatch (server.c), the tables (table.c), the operations
+ * (ops_*.c) and host.c.
+ */
 #include <dirent.h>
 #include <limits.h>
 #include <pthread.h>
@@ -21,7 +24,13 @@
 #define FS_ARG_MAX (8u * 1024)
 /* The largest reply built in scratch (READDIR, READLINK); READ goes straight to the guest. */
 #define FS_REPLY_MAX (128u * 1024)
-#define FS_MAX_WRITE (256u * 1024)
+/*
+ * The largest READ or WRITE payload: 1 MiB, as virtiofsd, and the most a Linux guest asks for
+ * (FUSE_MAX_MAX_PAGES). The data moves between the guest's buffers and the host file directly,
+ * so the size costs the VMM nothing; the guest's 1 MiB write() becomes one request, not four.
+ * The virtio-fs queue is large enough for such a chain (devices/virtio/fs.c).
+ */
+#define FS_MAX_WRITE (1024u * 1024)
 #define FS_MAX_PAGES (FS_MAX_WRITE / 4096)
 /*
  * Per-share caps when neither the parameters nor RLIMIT_NOFILE ask for less: a guest's page
@@ -111,7 +120,12 @@ struct fs_req {
 	bool direct; /* the payload was written straight into out (READ) */
 };
 
-/* server.c: the tables */
+/* table.c: the tables */
+int fs_tables_init(struct fs_server *s); /* for max_inodes and max_handles; -ENOMEM */
+void fs_tables_free(struct fs_server *s); /* closes every descriptor they hold */
+int fs_root_open(struct fs_server *s, const char *path, struct errbuf *e);
+/* DESTROY, or a device reset: every inode and handle the guest held is let go. */
+void fs_forget_all(struct fs_server *s);
 struct fs_inode *fs_inode_get(struct fs_server *s, uint64_t nodeid); /* a ref, or NULL */
 void fs_inode_put(struct fs_server *s, struct fs_inode *in);
 /*
@@ -151,6 +165,7 @@ int fs_host_open_flags(uint32_t guest_flags); /* Linux open flags the guest sent
 void fs_host_attr(const struct stat *st, struct fw_attr *a);
 int fs_host_readlink(int fd, int dirfd, const char *name, char *buf, size_t len);
 int fs_host_chown(int fd, int dirfd, const char *name, uid_t uid, gid_t gid);
+int fs_host_chmod(int fd, int dirfd, const char *name, mode_t mode); /* -ENOSYS: open it */
 int fs_host_access(int fd, int dirfd, const char *name, int mask);
 int fs_host_rename(int olddir, const char *oldname, int newdir, const char *newname,
 		   uint32_t flags);

@@ -290,6 +290,43 @@ int fs_host_chown(int fd, int dirfd, const char *name, uid_t uid, gid_t gid)
 	return r < 0 ? fs_host_errno(errno) : 0;
 }
 
+#ifdef __linux__
+#ifndef SYS_fchmodat2
+#define SYS_fchmodat2 452 /* Linux 6.6, the same number on every architecture */
+#endif
+/* Set once the kernel says it has no fchmodat2. */
+static atomic_bool fs_no_fchmodat2;
+#endif
+
+/*
+ * chmod of the inode itself without opening it, so that a file nobody may read or write can
+ * still change its mode, and without following anything. Linux: fchmodat2 on the O_PATH
+ * descriptor with AT_EMPTY_PATH (6.6 and newer; -ENOSYS before). macOS: (dirfd, name) with
+ * AT_SYMLINK_NOFOLLOW, which the kernel honours; -ENOSYS for the root (name NULL).
+ */
+int fs_host_chmod(int fd, int dirfd, const char *name, mode_t mode)
+{
+	int r;
+
+#ifdef __linux__
+	(void)dirfd;
+	(void)name;
+	if (atomic_load_explicit(&fs_no_fchmodat2, memory_order_relaxed))
+		return -ENOSYS;
+	r = (int)syscall(SYS_fchmodat2, fd, "", mode, AT_EMPTY_PATH);
+	if (r < 0 && errno == ENOSYS) {
+		atomic_store(&fs_no_fchmodat2, true);
+		return -ENOSYS;
+	}
+#else
+	(void)fd;
+	if (!name)
+		return -ENOSYS;
+	r = fchmodat(dirfd, name, mode, AT_SYMLINK_NOFOLLOW);
+#endif
+	return r < 0 ? fs_host_errno(errno) : 0;
+}
+
 int fs_host_access(int fd, int dirfd, const char *name, int mask)
 {
 	int r;
@@ -364,6 +401,6 @@ int fs_host_sync(int fd, bool datasync)
  */
 const char *const fs_server_syscalls[] = {
 	"openat",    "openat2",	  "fstatfs",   "getdents64", "readlinkat", "mkdirat", "mknodat",
-	"symlinkat", "linkat",	  "unlinkat",  "renameat",   "renameat2",  "fchmod",  "fchownat",
-	"ftruncate", "utimensat", "faccessat", "faccessat2", NULL,
+	"symlinkat", "linkat",	  "unlinkat",  "renameat",   "renameat2",  "fchmod",  "fchmodat2",
+	"fchownat",  "ftruncate", "utimensat", "faccessat",  "faccessat2", NULL,
 };

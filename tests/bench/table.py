@@ -224,6 +224,10 @@ def fs_rows(t, fss):
         r = ratio(a, b)
         t.add(f"6 shared directory (rig): {label}", a, b, r, "≥ 1.00",
               None if r is None else r >= 1.0, "qemu + virtiofsd")
+        c = per_run("fs-ignition-b", op)
+        if c is not None:  # tests/bench/fs.sh with BENCH_IGNITION_B: before/after
+            t.add(f"6 shared directory (rig): {label}, this build vs BENCH_IGNITION_B", a, c,
+                  ratio(a, c), "", None, "ignition-b")
 
 
 def exit_rows(t, f, devices_text):

@@ -150,7 +150,7 @@ sources() {
 	loader) echo arch/aarch64/loader.c util/file.c ;;
 	fdt) echo arch/aarch64/fdt.c arch/aarch64/cmdline.c arch/aarch64/layout.c ;;
 	exit) echo arch/aarch64/esr.c arch/aarch64/psci.c arch/aarch64/sysreg.c ;;
-	fuse) echo fs/server.c fs/ops_node.c fs/ops_file.c fs/ops_dir.c fs/host.c ;;
+	fuse) echo fs/server.c fs/table.c fs/ops_node.c fs/ops_file.c fs/ops_dir.c fs/host.c ;;
 	esac
 }
 

@@ -3,6 +3,12 @@
  * virtio-fs: FUSE requests from the guest's rings to the passthrough server (src/fs/) and back.
  * Worker threads take one chain at a time, so a slow request (an fsync, a large read) holds
  * one worker while the others go on; the vCPU that kicked only signals an event.
+ *
+ * A kick wakes one idle worker, not all of them (on Linux: each worker's epoll holds the kick
+ * events with EPOLLEXCLUSIVE, and a busy worker's epoll does not take the wake-up). The common
+ * case, one request at a time from a guest that waits for each, then costs one thread wake-up
+ * per request, as a single queue thread would (virtiofsd's); a worker that finds more chains
+ * waiting than its own wakes the next idle one, since the guest does not kick for them.
  */
 #include <errno.h>
 #include <poll.h>
@@ -12,6 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
+
+#ifdef __linux__
+#include <sys/epoll.h>
+#endif
 
 #include "devices/virtio/fs.h"
 #include "devices/virtio/queue.h"
@@ -22,8 +33,15 @@
 #include "util/log.h"
 #include "util/thread.h"
 
-#define FS_QUEUE_SIZE VIRTIO_MMIO_QUEUE_NUM_MAX
+/*
+ * A chain per request, and no valid chain is longer than the queue (§2.7.5.3.1, also for
+ * indirect tables). The guest's largest request is a WRITE of max_pages pages plus four
+ * headers, so the queue is larger than the other devices': 1 MiB writes need 260 descriptors.
+ */
+#define FS_QUEUE_SIZE 1024u
 #define FS_WORKERS    4
+/* epoll data of the stop event; the kick events carry their queue index */
+#define FS_EV_STOP UINT32_MAX
 
 struct virtio_fs;
 
@@ -31,6 +49,7 @@ struct fs_worker {
 	struct virtio_fs *f;
 	pthread_t thread;
 	bool running;
+	int epfd; /* Linux: this worker's wait for kicks and the stop event */
 	struct fs_scratch *sc;
 	struct vq_chain chain;
 	struct vq_seg segs[FS_QUEUE_SIZE];
@@ -50,7 +69,7 @@ struct virtio_fs {
 };
 
 /* Takes a chain, hiprio first (FORGETs free what new requests may need); locked. */
-static struct virtq *vfs_pop(struct fs_worker *w)
+static struct virtq *vfs_pop(struct fs_worker *w, unsigned *qp)
 {
 	for (unsigned q = 0; q < VIRTIO_FS_NR_QUEUES; q++) {
 		struct virtq *vq = virtio_mmio_queue(w->f->vm, q);
@@ -59,6 +78,7 @@ static struct virtq *vfs_pop(struct fs_worker *w)
 		if (!vq)
 			continue;
 		r = vq_pop(vq, &w->chain);
+		*qp = q;
 		if (r > 0)
 			return vq;
 		if (r < 0)
@@ -83,6 +103,12 @@ static uint32_t vfs_handle(struct fs_worker *w)
 	return fs_server_handle(w->f->srv, w->sc, w->in, nin, w->out, nout);
 }
 
+/* More chains are known to wait than the one just taken; locked. */
+static bool vfs_backlog(const struct virtq *vq)
+{
+	return vq->last_avail != vq->avail_shadow;
+}
+
 /*
  * Drains both queues (locked). Each request runs between io_begin and io_end, without the lock
  * unless keep_lock (inline requests: nothing else runs).
@@ -91,13 +117,19 @@ static void vfs_drain(struct fs_worker *w, bool keep_lock)
 {
 	struct virtio_mmio *vm = w->f->vm;
 	struct virtq *vq;
+	unsigned q;
 
-	while ((vq = vfs_pop(w))) {
+	while ((vq = vfs_pop(w, &q))) {
+		bool more = vfs_backlog(vq);
 		uint32_t used;
 
 		virtio_mmio_io_begin(vm);
-		if (!keep_lock)
+		if (!keep_lock) {
 			virtio_mmio_unlock(vm);
+			/* the guest kicked once for several chains: another worker takes the next */
+			if (more)
+				event_signal(&w->f->kick[q]);
+		}
 		used = vfs_handle(w);
 		if (!keep_lock)
 			virtio_mmio_lock(vm);
@@ -115,9 +147,61 @@ static void vfs_process(struct fs_worker *w)
 	virtio_mmio_unlock(w->f->vm);
 }
 
-static void *vfs_worker(void *opaque)
+/*
+ * Waits for a kick (drained, so that one arriving while we work wakes someone again) or the
+ * stop event: false on stop.
+ */
+#ifdef __linux__
+static bool vfs_wait(struct fs_worker *w)
 {
-	struct fs_worker *w = opaque;
+	struct virtio_fs *f = w->f;
+	struct epoll_event ev[1 + VIRTIO_FS_NR_QUEUES];
+	int n;
+
+	do
+		n = epoll_wait(w->epfd, ev, ARRAY_SIZE(ev), -1);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		pr_err("%s: worker epoll_wait: %s", f->name, strerror(errno));
+		return false;
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t count;
+		ssize_t r;
+
+		if (ev[i].data.u32 == FS_EV_STOP)
+			return false;
+		/*
+		 * An eventfd hands over its whole count at once: one read drains it (EAGAIN:
+		 * another worker was first, which is as good).
+		 */
+		r = read(event_fd(&f->kick[ev[i].data.u32]), &count, sizeof(count));
+		(void)r;
+	}
+	return true;
+}
+
+/* Each worker's epoll: the kicks exclusive (one idle worker wakes), the stop event for all. */
+static int vfs_epoll_init(struct virtio_fs *f, struct fs_worker *w)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u32 = FS_EV_STOP };
+
+	w->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (w->epfd < 0)
+		return -errno;
+	if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, event_fd(&f->stop), &ev) < 0)
+		return -errno;
+	for (unsigned q = 0; q < VIRTIO_FS_NR_QUEUES; q++) {
+		ev = (struct epoll_event){ .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u32 = q };
+		if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, event_fd(&f->kick[q]), &ev) < 0)
+			return -errno;
+	}
+	return 0;
+}
+#else
+/* Elsewhere every idle worker wakes on a kick; the first to pop takes the chain. */
+static bool vfs_wait(struct fs_worker *w)
+{
 	struct virtio_fs *f = w->f;
 	struct pollfd pfd[1 + VIRTIO_FS_NR_QUEUES] = {
 		{ .fd = event_fd(&f->stop), .events = POLLIN },
@@ -125,21 +209,34 @@ static void *vfs_worker(void *opaque)
 
 	for (unsigned q = 0; q < VIRTIO_FS_NR_QUEUES; q++)
 		pfd[1 + q] = (struct pollfd){ .fd = event_fd(&f->kick[q]), .events = POLLIN };
-	for (;;) {
-		if (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
-			if (errno == EINTR)
-				continue;
+	while (poll(pfd, ARRAY_SIZE(pfd), -1) < 0) {
+		if (errno != EINTR) {
 			pr_err("%s: worker poll: %s", f->name, strerror(errno));
-			break;
+			return false;
 		}
-		if (pfd[0].revents)
-			break;
-		/* Drain first: a kick arriving while we work then wakes us (or another) again. */
-		for (unsigned q = 0; q < VIRTIO_FS_NR_QUEUES; q++)
-			if (pfd[1 + q].revents)
-				event_drain(&f->kick[q]);
-		vfs_process(w);
 	}
+	if (pfd[0].revents)
+		return false;
+	for (unsigned q = 0; q < VIRTIO_FS_NR_QUEUES; q++)
+		if (pfd[1 + q].revents)
+			event_drain(&f->kick[q]);
+	return true;
+}
+
+static int vfs_epoll_init(struct virtio_fs *f, struct fs_worker *w)
+{
+	(void)f;
+	w->epfd = -1;
+	return 0;
+}
+#endif
+
+static void *vfs_worker(void *opaque)
+{
+	struct fs_worker *w = opaque;
+
+	while (vfs_wait(w))
+		vfs_process(w);
 	return NULL;
 }
 
@@ -200,8 +297,11 @@ static void vfs_free(struct virtio_fs *f)
 	for (unsigned q = 0; q < VIRTIO_FS_NR_QUEUES; q++)
 		event_close(&f->kick[q]);
 	event_close(&f->stop);
-	for (unsigned i = 0; i < FS_WORKERS; i++)
+	for (unsigned i = 0; i < FS_WORKERS; i++) {
+		if (f->workers[i].epfd >= 0)
+			close(f->workers[i].epfd);
 		fs_scratch_destroy(f->workers[i].sc);
+	}
 	fs_server_destroy(f->srv);
 	free(f);
 }
@@ -234,6 +334,8 @@ static int vfs_setup(struct virtio_fs *f, const struct virtio_fs_params *p, stru
 	for (unsigned q = 0; q < VIRTIO_FS_NR_QUEUES; q++)
 		f->kick[q].rfd = f->kick[q].wfd = -1;
 	f->stop.rfd = f->stop.wfd = -1;
+	for (unsigned i = 0; i < FS_WORKERS; i++)
+		f->workers[i].epfd = -1;
 	if (!taglen || taglen > VIRTIO_FS_TAG_BYTES)
 		return err_set(e, -EINVAL, "--fs tag=%s: 1 to %u bytes", p->tag,
 			       VIRTIO_FS_TAG_BYTES);
@@ -251,6 +353,8 @@ static int vfs_setup(struct virtio_fs *f, const struct virtio_fs_params *p, stru
 		r = event_init(&f->kick[q]);
 	if (!r)
 		r = event_init(&f->stop);
+	for (unsigned i = 0; i < FS_WORKERS && !r; i++)
+		r = vfs_epoll_init(f, &f->workers[i]);
 	if (r)
 		return err_set(e, r, "%s: cannot create worker events: %s", f->name, strerror(-r));
 	return fs_server_create(&sp, &f->srv, e);

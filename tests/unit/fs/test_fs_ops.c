@@ -9,7 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#ifdef __linux__
+#include <linux/capability.h>
+#include <sys/syscall.h>
+#endif
 
 #include <cmocka.h>
 
@@ -609,6 +615,67 @@ static void test_parent_released(void **state)
 	assert_int_equal(cli_release(c, fh, false), 0);
 }
 
+/*
+ * chmod of a file that the server's user may neither read nor write (mode 000, or another
+ * user's): the mode changes through the inode's descriptor, with no open. Run in a child
+ * without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, so that root too meets the permission
+ * check a user would.
+ */
+static void test_chmod_unopenable(void **state)
+{
+#ifdef __linux__
+	struct cli *c = *state;
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct cap[2];
+	struct fw_setattr_in sa = { .valid = FW_FATTR_MODE, .mode = 0640 };
+	struct stat st;
+	char p[512];
+	uint64_t f;
+	pid_t pid;
+	int status;
+
+	/* 452: fchmodat2, Linux 6.6; without it the server can only open the file, as before */
+	if (syscall(452, AT_FDCWD, "/nonexistent-ignition", 0, 0) < 0 && errno == ENOSYS)
+		skip();
+	host_write(c, "locked", "secret");
+	snprintf(p, sizeof(p), "%s/locked", c->share);
+	assert_int_equal(chmod(p, 0), 0);
+	f = cli_node(c, FW_ROOT_ID, "locked");
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct fw_attr_out o;
+
+		if (syscall(SYS_capget, &h, cap))
+			_exit(10);
+		cap[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+		if (syscall(SYS_capset, &h, cap))
+			_exit(11);
+		/* the premise: the file cannot be opened either way */
+		if (open(p, O_RDONLY) >= 0 || errno != EACCES || open(p, O_WRONLY) >= 0)
+			_exit(12);
+		if (cli_call(c, FW_SETATTR, f, &sa, sizeof(sa), NULL, 0) != 0)
+			_exit(13);
+		memcpy(&o, c->reply, sizeof(o));
+		_exit(o.attr.mode == (S_IFREG | 0640) ? 0 : 14);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_mode, S_IFREG | 0640);
+	/* set-id bits still never reach the host on this path */
+	assert_int_equal(chmod(p, 0), 0);
+	sa.mode = 0750 | S_ISUID | S_ISGID;
+	assert_int_equal(cli_call(c, FW_SETATTR, f, &sa, sizeof(sa), NULL, 0), 0);
+	assert_int_equal(lstat(p, &st), 0);
+	assert_int_equal(st.st_mode, S_IFREG | 0750);
+#else
+	(void)state;
+	skip();
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -618,6 +685,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_bounds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_setattr, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chmod_unopenable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readdir, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_ops, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_and_malformed, setup, teardown),

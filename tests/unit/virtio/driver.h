@@ -18,7 +18,7 @@
 
 #define VDRV_RAM_GPA   0x40000000ULL
 #define VDRV_QUEUES    3
-#define VDRV_QUEUE_MAX 256
+#define VDRV_QUEUE_MAX 1024 /* virtio-fs offers 1024 */
 
 struct vdrv_buf {
 	uint64_t gpa;

@@ -2,7 +2,7 @@
 /*
  * virtio-fs through the test driver: config space, FUSE requests on the request queue in the
  * buffer layouts the guest uses, FORGET on hiprio, malformed chains, many requests in flight,
- * and a reset that ends the session.
+ * the largest request (1 MiB in 260 descriptors), and a reset that ends the session.
  */
 #include <fcntl.h>
 #include <errno.h>
@@ -321,6 +321,119 @@ static void test_many_in_flight(void **state)
 	}
 }
 
+/* Sends a chain of n buffers and waits for it; returns the used length. */
+static uint32_t chain_run(struct fixture *f, const struct vdrv_buf *b, unsigned n, bool indirect)
+{
+	uint32_t id, len;
+	int head = vdrv_submit(&f->d, VIRTIO_FS_QUEUE_REQUEST, b, n, indirect);
+
+	assert_true(head >= 0);
+	vdrv_notify(&f->d, VIRTIO_FS_QUEUE_REQUEST);
+	assert_int_equal(vdrv_wait_used(&f->d, VIRTIO_FS_QUEUE_REQUEST, &id, &len, 5000), 0);
+	assert_int_equal(id, head);
+	return len;
+}
+
+/*
+ * The largest request INIT announces, as Linux builds it: a 1 MiB WRITE or READ is one chain of
+ * a page per descriptor plus the headers (260 descriptors), longer than the other devices'
+ * queues, direct and through an indirect table. The bytes land in the host file and come back.
+ */
+static void test_max_request(void **state)
+{
+	enum { PAGES = 256, PG = 4096, NDESC = PAGES + 4 };
+	struct fixture *f = *state;
+	struct vdrv *d = &f->d;
+	struct fw_init_in ii = { .major = 7,
+				 .minor = 38,
+				 .max_readahead = 1u << 20,
+				 .flags = FW_INIT_MAX_PAGES | FW_INIT_BIG_WRITES };
+	struct fw_init_out io;
+	struct fw_entry_out e;
+	struct fw_open_in oi = { .flags = FW_O_RDWR };
+	struct fw_open_out oo;
+	struct vdrv_buf b[NDESC];
+	uint64_t data = vdrv_alloc(d, PAGES * PG, PG), hdr = vdrv_alloc(d, 256, 8);
+	uint8_t *want = malloc(PAGES * PG);
+	char p[512];
+	int fd;
+
+	assert_non_null(want);
+	vdrv_write(d, VIRTIO_MMIO_QUEUE_SEL, VIRTIO_FS_QUEUE_REQUEST);
+	assert_true(vdrv_read(d, VIRTIO_MMIO_QUEUE_NUM_MAX_REG) >= NDESC);
+	assert_int_equal(vdrv_negotiate(d, VIRTIO_BIT(VIRTIO_F_VERSION_1) |
+						   VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC)),
+			 0);
+	assert_int_equal(vdrv_queue_setup(d, VIRTIO_FS_QUEUE_HIPRIO, 16), 0);
+	assert_int_equal(vdrv_queue_setup(d, VIRTIO_FS_QUEUE_REQUEST, 512), 0);
+	vdrv_driver_ok(d);
+	assert_int_equal(call(f, FW_INIT, 0, &ii, sizeof(ii), sizeof(io), &io), 0);
+	assert_int_equal(io.max_write, 1u << 20);
+	assert_int_equal(io.max_pages, PAGES);
+	fix_write(f, "big", "");
+	assert_int_equal(call(f, FW_LOOKUP, FW_ROOT_ID, "big", 4, sizeof(e), &e), 0);
+	assert_int_equal(call(f, FW_OPEN, e.nodeid, &oi, sizeof(oi), sizeof(oo), &oo), 0);
+	for (int pass = 0; pass < 2; pass++) {
+		struct fw_in_header h = { .opcode = FW_WRITE,
+					  .unique = ++f->unique,
+					  .nodeid = e.nodeid };
+		struct fw_write_in wi = { .fh = oo.fh, .size = PAGES * PG };
+		struct fw_read_in ri = { .fh = oo.fh, .size = PAGES * PG };
+		struct fw_write_out wo;
+		struct fw_out_header oh;
+		uint8_t *pages = vdrv_ptr(d, data);
+		unsigned n = 0;
+
+		for (unsigned i = 0; i < PAGES * PG; i++)
+			want[i] = (uint8_t)(i * 7 + i / PG + pass);
+		memcpy(pages, want, PAGES * PG);
+		h.len = (uint32_t)(sizeof(h) + sizeof(wi) + wi.size);
+		memcpy(vdrv_ptr(d, hdr), &h, sizeof(h));
+		memcpy(vdrv_ptr(d, hdr + 64), &wi, sizeof(wi));
+		b[n++] = (struct vdrv_buf){ .gpa = hdr, .len = sizeof(h) };
+		b[n++] = (struct vdrv_buf){ .gpa = hdr + 64, .len = sizeof(wi) };
+		for (unsigned i = 0; i < PAGES; i++)
+			b[n++] = (struct vdrv_buf){ .gpa = data + i * PG, .len = PG };
+		b[n++] = (struct vdrv_buf){ .gpa = hdr + 128, .len = sizeof(oh), .write = true };
+		b[n++] = (struct vdrv_buf){ .gpa = hdr + 192, .len = sizeof(wo), .write = true };
+		assert_int_equal(n, NDESC);
+		assert_int_equal(chain_run(f, b, n, pass), sizeof(oh) + sizeof(wo));
+		memcpy(&oh, vdrv_ptr(d, hdr + 128), sizeof(oh));
+		memcpy(&wo, vdrv_ptr(d, hdr + 192), sizeof(wo));
+		assert_int_equal(oh.error, 0);
+		assert_int_equal(wo.size, PAGES * PG);
+
+		/* the host file has every byte */
+		snprintf(p, sizeof(p), "%s/big", f->dir);
+		fd = open(p, O_RDONLY);
+		assert_true(fd >= 0);
+		memset(pages, 0, PAGES * PG);
+		assert_int_equal(read(fd, pages, PAGES * PG), PAGES * PG);
+		close(fd);
+		assert_memory_equal(pages, want, PAGES * PG);
+
+		/* and READ brings them back into a page per descriptor */
+		memset(pages, 0, PAGES * PG);
+		h = (struct fw_in_header){ .len = sizeof(h) + sizeof(ri),
+					   .opcode = FW_READ,
+					   .unique = ++f->unique,
+					   .nodeid = e.nodeid };
+		memcpy(vdrv_ptr(d, hdr), &h, sizeof(h));
+		memcpy(vdrv_ptr(d, hdr + 64), &ri, sizeof(ri));
+		n = 0;
+		b[n++] = (struct vdrv_buf){ .gpa = hdr, .len = sizeof(h) };
+		b[n++] = (struct vdrv_buf){ .gpa = hdr + 64, .len = sizeof(ri) };
+		b[n++] = (struct vdrv_buf){ .gpa = hdr + 128, .len = sizeof(oh), .write = true };
+		for (unsigned i = 0; i < PAGES; i++)
+			b[n++] =
+				(struct vdrv_buf){ .gpa = data + i * PG, .len = PG, .write = true };
+		assert_int_equal(chain_run(f, b, n, !pass), sizeof(oh) + PAGES * PG);
+		assert_memory_equal(pages, want, PAGES * PG);
+	}
+	assert_false(vdrv_status(d) & VIRTIO_STATUS_DEVICE_NEEDS_RESET);
+	free(want);
+}
+
 /* A reset ends the FUSE session: the old nodeids mean nothing to the next driver. */
 static void test_reset(void **state)
 {
@@ -359,6 +472,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_malformed_chains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_in_flight, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_max_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 		cmocka_unit_test(test_create_errors),
 	};
