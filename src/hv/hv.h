@@ -101,6 +101,11 @@ struct hv_ops {
 			     struct errbuf *e);
 	/* Absolute INTID (SPI n = 32 + n); level-sensitive. Any thread. */
 	void (*set_spi)(struct hv_vm *vm, uint32_t intid, bool level);
+	/*
+	 * Optional: where the vCPU is (PC and PSTATE), on its own thread, for the log line of a VM
+	 * stopped from outside (a hung guest says where it hung).
+	 */
+	int (*vcpu_get_pc)(struct hv_vcpu *vcpu, uint64_t *pc, uint64_t *pstate);
 	/* Makes vcpu_run return HV_EXIT_CANCELED soon, wherever the vCPU is. Any thread. */
 	void (*kick)(struct hv_vcpu *vcpu);
 	void (*vcpu_destroy)(struct hv_vcpu *vcpu);

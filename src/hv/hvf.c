@@ -412,6 +412,18 @@ static void hvf_vcpu_destroy(struct hv_vcpu *v)
 	hvf_vcpu_free(v);
 }
 
+static int hvf_vcpu_get_pc(struct hv_vcpu *v, uint64_t *pc, uint64_t *pstate)
+{
+	hv_return_t r;
+
+	if (!hvf_owner(v, "get_pc"))
+		return -EPERM;
+	r = hv_vcpu_get_reg(v->id, HV_REG_PC, pc);
+	if (r == HV_SUCCESS)
+		r = hv_vcpu_get_reg(v->id, HV_REG_CPSR, pstate);
+	return r == HV_SUCCESS ? 0 : -EIO;
+}
+
 /* ---- any thread ---- */
 
 static void hvf_set_spi(struct hv_vm *vm, uint32_t intid, bool level)
@@ -448,6 +460,7 @@ const struct hv_ops hv_hvf_ops = {
 	.vcpu_run = hvf_vcpu_run,
 	.complete_mmio_read = hvf_complete_mmio_read,
 	.complete_call = hvf_complete_call,
+	.vcpu_get_pc = hvf_vcpu_get_pc,
 	.set_spi = hvf_set_spi,
 	.kick = hvf_kick,
 	.vcpu_destroy = hvf_vcpu_destroy,

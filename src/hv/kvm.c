@@ -527,6 +527,13 @@ static int kvm_add_notify_fd(struct hv_vm *vm, uint64_t addr, uint32_t value, in
 	return 0;
 }
 
+static int kvm_vcpu_get_pc(struct hv_vcpu *v, uint64_t *pc, uint64_t *pstate)
+{
+	int r = kvm_get_one_reg(v, CORE_REG(regs.pc), pc);
+
+	return r < 0 ? r : kvm_get_one_reg(v, CORE_REG(regs.pstate), pstate);
+}
+
 static void kvm_set_spi(struct hv_vm *vm, uint32_t intid, bool level)
 {
 	struct kvm_irq_level irq = {
@@ -582,6 +589,7 @@ const struct hv_ops hv_kvm_ops = {
 	.complete_mmio_read = kvm_complete_mmio_read,
 	.complete_call = kvm_complete_call,
 	.add_notify_fd = kvm_add_notify_fd,
+	.vcpu_get_pc = kvm_vcpu_get_pc,
 	.set_spi = kvm_set_spi,
 	.kick = kvm_kick,
 	.vcpu_destroy = kvm_vcpu_destroy,

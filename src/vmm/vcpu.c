@@ -149,6 +149,21 @@ static void vcpu_run_loop(struct vcpu *v)
 	}
 }
 
+/*
+ * A VM stopped by a signal (a user's Ctrl-C, a test's timeout) may have hung: one line per vCPU
+ * says where it was, which with the guest's System.map names the function it hung in.
+ */
+static void vcpu_log_where(struct vcpu *v)
+{
+	uint64_t pc, pstate;
+
+	if (atomic_load(&v->vm->state) != VM_STOP_SIGNAL || !v->vm->hv->vcpu_get_pc)
+		return;
+	if (v->vm->hv->vcpu_get_pc(v->hv, &pc, &pstate) == 0)
+		pr_info("vCPU %u stopped at pc %#llx, pstate %#llx", v->index,
+			(unsigned long long)pc, (unsigned long long)pstate);
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *v = arg;
@@ -198,6 +213,7 @@ static void *vcpu_thread(void *arg)
 	}
 	/* With in-kernel PSCI, secondaries sit powered off inside the hypervisor until CPU_ON. */
 	vcpu_run_loop(v);
+	vcpu_log_where(v);
 out:
 	pthread_mutex_lock(&vm->lock);
 	v->hv = NULL;

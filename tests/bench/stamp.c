@@ -311,7 +311,11 @@ static int run_vmm(const struct opts *o)
 		ssize_t n;
 
 		if (left <= 0) {
+			/* SIGTERM first: a VMM says where its vCPUs were (a hung guest's last words) */
 			timed_out = true;
+			kill(pid, SIGTERM);
+			for (int i = 0; i < 50 && waitpid(pid, NULL, WNOHANG) == 0; i++)
+				usleep(100000);
 			kill(pid, SIGKILL);
 			break;
 		}
