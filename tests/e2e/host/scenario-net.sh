@@ -86,15 +86,19 @@ netuser() {
 	check "netuser: VMM exit status after poweroff" '^0$' "$vm_rc"
 }
 
-nettap() {
+# net_tap NAME TAP ADDR: a tap with ADDR/24 in the host and the blob served on ADDR:8080
+net_tap() {
 	net_setup
-	if ! tunctl -t tap0 >/dev/null || ! ip addr add 192.168.77.1/24 dev tap0 ||
-		! ip link set tap0 up; then
-		fail "nettap: cannot create tap0 in the host"
-		return
+	if ! tunctl -t $2 >/dev/null || ! ip addr add $3/24 dev $2 || ! ip link set $2 up; then
+		fail "$1: cannot create $2 in the host"
+		return 1
 	fi
-	httpd -f -p 192.168.77.1:8080 -h /tmp/www &
+	httpd -f -p $3:8080 -h /tmp/www &
 	net_pids="$net_pids $!"
+}
+
+nettap() {
+	net_tap nettap tap0 192.168.77.1 || return
 	# e2e.nodhcp: the guest's rcS leaves eth0 alone; the test gives it a static address
 	vm_start nettap --kernel $G/Image --initrd $G/initramfs.cpio.gz --disk $rootfs,ro \
 		--net tap=tap0 --append 'quiet e2e.nodhcp'
@@ -202,14 +206,7 @@ dgram_peer() {
 
 netdgram() {
 	if [ "$E2E_VMM" != ignition ]; then note "netdgram: skipped (qemu does not greet a vfkit peer)"; return; fi
-	net_setup
-	if ! tunctl -t tap1 >/dev/null || ! ip addr add 192.168.79.1/24 dev tap1 ||
-		! ip link set tap1 up; then
-		fail "netdgram: cannot create tap1 in the host"
-		return
-	fi
-	httpd -f -p 192.168.79.1:8080 -h /tmp/www &
-	net_pids="$net_pids $!"
+	net_tap netdgram tap1 192.168.79.1 || return
 	if ! dgram_peer 1; then
 		fail "netdgram: dgrambr made no socket: $(head -c 300 /tmp/dgrambr.1.log)"
 		tunctl -d tap1 >/dev/null
