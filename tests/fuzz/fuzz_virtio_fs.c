@@ -48,6 +48,7 @@
 #include "devices/virtio/virtio.h"
 #include "fs/fuse_wire.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_ring.h"
 #include "tests/unit/virtio/driver.h"
 #include "util/compiler.h"
 
@@ -444,40 +445,14 @@ static void op_request(struct fuzz_in *in)
 static void op_raw(struct fuzz_in *in)
 {
 	unsigned q = fz_u8(in) & 1;
-	uint16_t idx = fz_u8(in) % r.d.vq[q].num;
-	uint8_t kind = fz_u8(in);
-	uint16_t off = fz_u16(in);
-	uint32_t len = fz_u32(in);
-	uint16_t flags = fz_u16(in), next = fz_u16(in);
-	uint64_t addr;
 
-	switch (kind % 4) {
-	case 0:
-		addr = r.data + off;
-		break;
-	case 1:
-		addr = r.d.vq[q].indirect + off % 4096;
-		break;
-	case 2:
-		addr = VDRV_RAM_GPA + RAM - (off % 64);
-		break;
-	default:
-		addr = (uint64_t)off << 32 | len;
-		break;
-	}
-	vdrv_desc(&r.d, q, idx, addr, len, flags, next);
-	if (fz_u8(in) & 1)
-		vdrv_avail_publish(&r.d, q, idx);
+	fz_raw_desc(&r.d, in, q, r.d.vq[q].num, r.data, RAM);
 	r.loose = true;
 }
 
 static void op_patch(struct fuzz_in *in)
 {
-	uint16_t off = fz_u16(in);
-	size_t len = fz_u8(in), got;
-	const uint8_t *src = fz_take(in, min_u64(len, RAM - off), &got);
-
-	memcpy(r.d.ram + off, src, got);
+	fz_ram_patch(&r.d, in, RAM);
 	r.loose = true;
 }
 

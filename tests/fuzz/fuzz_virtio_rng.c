@@ -38,6 +38,7 @@
 #include "devices/virtio/rng.h"
 #include "devices/virtio/virtio.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_ring.h"
 #include "tests/unit/virtio/driver.h"
 #include "util/compiler.h"
 
@@ -279,40 +280,13 @@ static void op_chain(struct fuzz_in *in)
 
 static void op_raw(struct fuzz_in *in)
 {
-	uint16_t idx = fz_u8(in) % r.num;
-	uint8_t kind = fz_u8(in);
-	uint16_t off = fz_u16(in);
-	uint32_t len = fz_u32(in);
-	uint16_t flags = fz_u16(in), next = fz_u16(in);
-	uint64_t addr;
-
-	switch (kind % 4) {
-	case 0:
-		addr = r.data + off;
-		break;
-	case 1: /* an indirect table the driver made, or anything near it */
-		addr = r.d.vq[0].indirect + off % 4096;
-		break;
-	case 2:
-		addr = VDRV_RAM_GPA + RAM - (off % 64);
-		break;
-	default:
-		addr = (uint64_t)off << 32 | len;
-		break;
-	}
-	vdrv_desc(&r.d, 0, idx, addr, len, flags, next);
-	if (fz_u8(in) & 1)
-		vdrv_avail_publish(&r.d, 0, idx);
+	fz_raw_desc(&r.d, in, 0, r.num, r.data, RAM);
 	r.loose = true;
 }
 
 static void op_patch(struct fuzz_in *in)
 {
-	uint16_t off = fz_u16(in);
-	size_t len = fz_u8(in), got;
-	const uint8_t *src = fz_take(in, min_u64(len, RAM - off), &got);
-
-	memcpy(r.d.ram + off, src, got);
+	fz_ram_patch(&r.d, in, RAM);
 	r.loose = true;
 }
 
