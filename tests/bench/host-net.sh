@@ -39,7 +39,7 @@ record() {
 # run VMM NET TAG
 run() {
 	tag=$3
-	app="quiet bench_net=$2 bench_secs=$SECS"
+	app="quiet bench_net=$2 bench_secs=$SECS bench_pings=${BENCH_NET_PINGS:-21}"
 	if [ $1 = ignition ]; then
 		case $2 in user) nic="--net user" ;; tap) nic="--net tap=tap0" ;; esac
 		r=$($S -m BENCH-READY -r $RAM -p -o $B/$tag.console -e $B/$tag.stderr -t 300 -- \

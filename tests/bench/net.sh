@@ -5,7 +5,8 @@
 # Prints key=value figures (medians over the runs) on stdout for table.py; the raw lines stay in
 # $BENCH_OUT/net/results.
 # Environment: IGNITION, BENCH_OUT, BENCH_NET_RUNS (default 2), BENCH_NET_SECS (iperf3 seconds,
-# default 5), BENCH_NET_KINDS (default "user tap"), BENCH_MEM, E2E_CACHE, E2E_TIMEOUT (default 1200 s).
+# default 5; 0: round trips only), BENCH_NET_KINDS (default "user tap"), BENCH_NET_PINGS (default
+# 21), BENCH_HOST_ARGS (as tests/bench/rig.sh), BENCH_MEM, E2E_CACHE, E2E_TIMEOUT (default 1200 s).
 set -uo pipefail
 bench=$(cd "$(dirname "$0")" && pwd)
 export E2E_OUT=${BENCH_OUT:-$bench/../../build-bench-rig}
@@ -52,6 +53,7 @@ BENCH_NET_RUNS=${BENCH_NET_RUNS:-2}
 BENCH_NET_SECS=${BENCH_NET_SECS:-5}
 BENCH_NET_KINDS="${BENCH_NET_KINDS:-user tap}"
 BENCH_MEM=${BENCH_MEM:-256}
+BENCH_NET_PINGS=${BENCH_NET_PINGS:-21}
 CONF
 (cd "$r" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$n/run.cpio.gz"
 cat "$host_base_cpio" "$n/run.cpio.gz" >"$out/host-initramfs.cpio"
@@ -66,7 +68,7 @@ log=$n/host-console.log
 echo "host: ${host_cmd[*]}" >"$log"
 say "emulated host: network, ignition and qemu alternating (console: $log)"
 export T0=$EPOCHREALTIME
-timeout -k 10 "${E2E_TIMEOUT:-1200}" "${host_cmd[@]}" -display none -monitor none -serial stdio \
+timeout -k 10 "${E2E_TIMEOUT:-1200}" "${host_cmd[@]}" ${BENCH_HOST_ARGS:-} -display none -monitor none -serial stdio \
 	</dev/null 2>&1 | "$e2e/tsfilter.sh" | tee -a "$log" |
 	grep --line-buffered -E 'bench: |e2e: host (ready|scenario)|Kernel panic|Oops|BUG' >&2
 rc=${PIPESTATUS[0]}
