@@ -30,6 +30,7 @@
 #include "fs/fs.h"
 #include "fs/fuse_wire.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_share.h"
 
 static const uint32_t opcodes[] = {
 	FW_INIT,    FW_LOOKUP,	FW_FORGET,	FW_BATCH_FORGET, FW_GETATTR,  FW_SETATTR,
@@ -42,115 +43,19 @@ static const uint32_t opcodes[] = {
 #define NR_OPCODES (sizeof(opcodes) / sizeof(opcodes[0]))
 #define KEEP	   16
 
-static char top[256], share[300], outside[300], sentinel[320];
-static struct stat sentinel_st;
+static struct fz_share share;
 static struct fs_scratch *sc;
 static uint8_t *argbuf, *reply;
 
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	if (ftw->level > 0)
-		remove(path);
-	return 0;
-}
-
-static void share_wipe(void)
-{
-	/* the guest may have taken every permission away, the root's included */
-	chmod(share, 0755);
-	nftw(share, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void share_seed(void)
-{
-	char p[400];
-	int fd;
-
-	snprintf(p, sizeof(p), "%s/file", share);
-	fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-	if (fd >= 0) {
-		FUZZ_CHECK(write(fd, "0123456789abcdef", 16) == 16);
-		close(fd);
-	}
-	snprintf(p, sizeof(p), "%s/dir", share);
-	mkdir(p, 0755);
-	snprintf(p, sizeof(p), "%s/dir/inner", share);
-	fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-	if (fd >= 0)
-		close(fd);
-	snprintf(p, sizeof(p), "%s/out", share);
-	FUZZ_CHECK(symlink(outside, p) == 0);
-	snprintf(p, sizeof(p), "%s/secret", share);
-	FUZZ_CHECK(symlink(sentinel, p) == 0);
-}
-
-static int rm_all(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	remove(path);
-	return 0;
-}
-
-static void cleanup(void)
-{
-	chmod(share, 0755);
-	nftw(top, rm_all, 16, FTW_DEPTH | FTW_PHYS);
-}
-
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	/* a guest's fallocate or truncate of a huge size stops at 1 MiB here, as EFBIG */
-	struct rlimit fsize = { 1 << 20, 1 << 20 };
-	int fd;
-
 	fuzz_quiet();
-	setrlimit(RLIMIT_FSIZE, &fsize);
-	/* tmpfs when there is one: 7x the executions of a disk-backed /tmp */
-	snprintf(top, sizeof(top), "%s/ignition-fuzz-fuse-XXXXXX",
-		 getenv("TMPDIR")	  ? getenv("TMPDIR") :
-		 access("/dev/shm", W_OK) ? "/tmp" :
-					    "/dev/shm");
-	FUZZ_CHECK(mkdtemp(top));
-	atexit(cleanup);
-	snprintf(share, sizeof(share), "%s/share", top);
-	snprintf(outside, sizeof(outside), "%s/outside", top);
-	snprintf(sentinel, sizeof(sentinel), "%s/sentinel", outside);
-	FUZZ_CHECK(mkdir(share, 0755) == 0 && mkdir(outside, 0755) == 0);
-	fd = open(sentinel, O_CREAT | O_WRONLY, 0644);
-	FUZZ_CHECK(fd >= 0 && write(fd, "secret", 6) == 6);
-	close(fd);
-	FUZZ_CHECK(stat(sentinel, &sentinel_st) == 0);
+	fz_share_init(&share, "fuse");
 	sc = fs_scratch_create();
 	argbuf = malloc(65536);
 	reply = malloc(65536);
 	FUZZ_CHECK(sc && argbuf && reply);
 	return 0;
-}
-
-static void check_outside(void)
-{
-	struct stat st;
-	DIR *d;
-	unsigned n = 0;
-
-	FUZZ_CHECK(stat(sentinel, &st) == 0);
-	FUZZ_CHECK(st.st_ino == sentinel_st.st_ino && st.st_size == sentinel_st.st_size &&
-		   st.st_mode == sentinel_st.st_mode &&
-		   st.st_mtim.tv_sec == sentinel_st.st_mtim.tv_sec &&
-		   st.st_mtim.tv_nsec == sentinel_st.st_mtim.tv_nsec &&
-		   st.st_ctim.tv_nsec == sentinel_st.st_ctim.tv_nsec);
-	d = opendir(outside);
-	FUZZ_CHECK(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	FUZZ_CHECK(n == 3);
-	d = opendir(top);
-	FUZZ_CHECK(d);
-	n = 0;
-	while (readdir(d))
-		n++;
-	closedir(d);
-	FUZZ_CHECK(n == 4);
 }
 
 struct state {
@@ -243,7 +148,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_in in = fuzz_in_init(data, size);
 	uint8_t flags = fz_u8(&in);
 	struct fs_server_params p = {
-		.path = share,
+		.path = share.path,
 		.readonly = flags & 1,
 		.max_inodes = flags & 2 ? 16 : 256,
 		.max_handles = flags & 2 ? 4 : 64,
@@ -252,14 +157,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fs_server *s;
 	struct errbuf e;
 	unsigned n = 0;
-	static bool xfsz_ignored;
 
-	/* libFuzzer catches SIGXFSZ after LLVMFuzzerInitialize: the write must just fail */
-	if (!xfsz_ignored) {
-		signal(SIGXFSZ, SIG_IGN);
-		xfsz_ignored = true;
-	}
-	share_seed();
+	fz_share_ignore_xfsz();
+	fz_share_seed(&share);
 	FUZZ_CHECK(fs_server_create(&p, &s, &e) == 0);
 	if (!(flags & 4)) {
 		struct fw_init_in ii = { .major = 7, .minor = 38, .flags = 0xffffffffu };
@@ -273,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (!fz_empty(&in) && n++ < 256)
 		one_request(s, &st, &in);
 	fs_server_destroy(s);
-	check_outside();
-	share_wipe();
+	fz_share_check_outside(&share);
+	fz_share_wipe(&share);
 	return 0;
 }

@@ -1,4 +1,7 @@
 // SPDX-License-Identifier: MIT
+#include <stdatomic.h>
+
+#include "devices/virtio/virtio.h"
 #include "tests/fuzz/fuzz_ring.h"
 #include "util/compiler.h"
 
@@ -38,4 +41,46 @@ void fz_ram_patch(struct vdrv *d, struct fuzz_in *in, uint64_t ram)
 	const uint8_t *src = fz_take(in, min_u64(len, ram - off), &got);
 
 	memcpy(d->ram + off, src, got);
+}
+
+bool fz_transport_op(const struct fz_target *t, struct fuzz_in *in, unsigned op)
+{
+	switch (op) {
+	case FZ_OP_RAW: {
+		unsigned q = t->nr_queues > 1 ? fz_u8(in) % t->nr_queues : 0;
+
+		fz_raw_desc(t->d, in, q, t->d->vq[q].num, *t->data, t->ram);
+		*t->loose = true;
+		return true;
+	}
+	case FZ_OP_NOTIFY:
+		t->write(VIRTIO_MMIO_QUEUE_NOTIFY, fz_u8(in));
+		return true;
+	case FZ_OP_PATCH:
+		fz_ram_patch(t->d, in, t->ram);
+		*t->loose = true;
+		return true;
+	case FZ_OP_RESTART: {
+		uint8_t f = fz_u8(in), qs = fz_u8(in);
+
+		t->setup(f, qs);
+		return true;
+	}
+	case FZ_OP_ACK:
+		vdrv_ack(t->d);
+		FUZZ_CHECK(!atomic_load(&t->d->level));
+		return true;
+	case FZ_OP_REGISTER: {
+		uint64_t reg = (uint64_t)fz_u8(in) * 4;
+		uint32_t val = fz_u32(in);
+
+		/* queue addresses, sizes and status may change under the driver */
+		if (reg != VIRTIO_MMIO_QUEUE_NOTIFY && reg != VIRTIO_MMIO_INTERRUPT_ACK)
+			*t->loose = true;
+		t->write(reg, val);
+		return true;
+	}
+	default:
+		return false;
+	}
 }

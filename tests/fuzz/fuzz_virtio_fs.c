@@ -49,6 +49,7 @@
 #include "fs/fuse_wire.h"
 #include "tests/fuzz/fuzz.h"
 #include "tests/fuzz/fuzz_ring.h"
+#include "tests/fuzz/fuzz_share.h"
 #include "tests/unit/virtio/driver.h"
 #include "util/compiler.h"
 
@@ -93,77 +94,7 @@ static struct {
 	unsigned nr_nodes, nr_fhs;
 } r;
 
-static char top[256], share[300], outside[300], sentinel[320];
-static struct stat sentinel_st;
-
-/* ---- the share ---- */
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	if (ftw->level > 0)
-		remove(path);
-	return 0;
-}
-
-static void share_wipe(void)
-{
-	/* the guest may have taken every permission away, the root's included */
-	chmod(share, 0755);
-	nftw(share, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static void share_seed(void)
-{
-	char p[400];
-	int fd;
-
-	snprintf(p, sizeof(p), "%s/file", share);
-	fd = open(p, O_CREAT | O_WRONLY | O_TRUNC, 0644);
-	FUZZ_CHECK(fd >= 0 && write(fd, "0123456789abcdef", 16) == 16);
-	close(fd);
-	snprintf(p, sizeof(p), "%s/dir", share);
-	FUZZ_CHECK(mkdir(p, 0755) == 0);
-	snprintf(p, sizeof(p), "%s/out", share);
-	FUZZ_CHECK(symlink(sentinel, p) == 0);
-}
-
-static int rm_all(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	remove(path);
-	return 0;
-}
-
-static void cleanup(void)
-{
-	chmod(share, 0755);
-	nftw(top, rm_all, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static unsigned entries(const char *path)
-{
-	DIR *d = opendir(path);
-	unsigned n = 0;
-
-	FUZZ_CHECK(d);
-	while (readdir(d))
-		n++;
-	closedir(d);
-	return n;
-}
-
-static void check_outside(void)
-{
-	struct stat st;
-
-	FUZZ_CHECK(stat(sentinel, &st) == 0);
-	FUZZ_CHECK(st.st_ino == sentinel_st.st_ino && st.st_size == sentinel_st.st_size &&
-		   st.st_mode == sentinel_st.st_mode &&
-		   st.st_mtim.tv_sec == sentinel_st.st_mtim.tv_sec &&
-		   st.st_mtim.tv_nsec == sentinel_st.st_mtim.tv_nsec &&
-		   st.st_ctim.tv_nsec == sentinel_st.st_ctim.tv_nsec);
-	FUZZ_CHECK(entries(outside) == 3); /* ".", "..", sentinel */
-	FUZZ_CHECK(entries(top) == 4); /* ".", "..", share, outside */
-}
+static struct fz_share share;
 
 /* ---- the driver's bookkeeping ---- */
 
@@ -442,20 +373,6 @@ static void op_request(struct fuzz_in *in)
 		device_op(VIRTIO_MMIO_QUEUE_NOTIFY, q);
 }
 
-static void op_raw(struct fuzz_in *in)
-{
-	unsigned q = fz_u8(in) & 1;
-
-	fz_raw_desc(&r.d, in, q, r.d.vq[q].num, r.data, RAM);
-	r.loose = true;
-}
-
-static void op_patch(struct fuzz_in *in)
-{
-	fz_ram_patch(&r.d, in, RAM);
-	r.loose = true;
-}
-
 static void op_config(struct fuzz_in *in)
 {
 	static const unsigned widths[] = { 1, 2, 4, 8 };
@@ -474,38 +391,20 @@ static void op_config(struct fuzz_in *in)
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	/* a guest's fallocate or truncate of a huge size stops at 1 MiB here, as EFBIG */
-	struct rlimit fsize = { 1 << 20, 1 << 20 };
 	/* small caps: a reset's cost follows them, and the guest reaches them */
 	struct virtio_fs_params p = {
 		.tag = TAG, .max_inodes = 64, .max_handles = 16, .inline_requests = true
 	};
 	struct errbuf e;
-	int fd;
 
 	fuzz_quiet();
-	setrlimit(RLIMIT_FSIZE, &fsize);
-	/* tmpfs when there is one */
-	snprintf(top, sizeof(top), "%s/ignition-fuzz-vfs-XXXXXX",
-		 getenv("TMPDIR")	  ? getenv("TMPDIR") :
-		 access("/dev/shm", W_OK) ? "/tmp" :
-					    "/dev/shm");
-	FUZZ_CHECK(mkdtemp(top));
-	atexit(cleanup);
-	snprintf(share, sizeof(share), "%s/share", top);
-	snprintf(outside, sizeof(outside), "%s/outside", top);
-	snprintf(sentinel, sizeof(sentinel), "%s/sentinel", outside);
-	FUZZ_CHECK(mkdir(share, 0755) == 0 && mkdir(outside, 0755) == 0);
-	fd = open(sentinel, O_CREAT | O_WRONLY, 0644);
-	FUZZ_CHECK(fd >= 0 && write(fd, "secret", 6) == 6);
-	close(fd);
-	FUZZ_CHECK(stat(sentinel, &sentinel_st) == 0);
-	share_seed();
+	fz_share_init(&share, "vfs");
+	fz_share_seed(&share);
 	FUZZ_CHECK(vdrv_init(&r.d, RAM) == 0);
 	irq_line_init(&r.d.irq, irq_set_level, NULL, 33);
 	r.snap = malloc(RAM);
 	FUZZ_CHECK(r.snap);
-	p.path = share;
+	p.path = share.path;
 	r.d.vm = virtio_fs_create(&p, &r.d.gm, &r.d.irq, &e);
 	FUZZ_CHECK(r.d.vm);
 	return 0;
@@ -515,56 +414,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = fuzz_in_init(data, size);
 	uint8_t f = fz_u8(&in), qs = fz_u8(&in);
-	static bool xfsz_ignored;
+	static const struct fz_target target = {
+		.d = &r.d,
+		.ram = RAM,
+		.nr_queues = 2,
+		.data = &r.data,
+		.loose = &r.loose,
+		.setup = setup,
+		.write = device_op,
+	};
 
-	/* libFuzzer catches SIGXFSZ after LLVMFuzzerInitialize: the write must just fail */
-	if (!xfsz_ignored) {
-		signal(SIGXFSZ, SIG_IGN);
-		xfsz_ignored = true;
-	}
+	fz_share_ignore_xfsz();
 	setup(f, qs);
 	while (!fz_empty(&in)) {
-		switch (fz_u8(&in) % 8) {
-		case 0:
-			op_request(&in);
-			break;
-		case 1:
-			op_raw(&in);
-			break;
-		case 2:
-			device_op(VIRTIO_MMIO_QUEUE_NOTIFY, fz_u8(&in));
-			break;
-		case 3:
-			op_patch(&in);
-			break;
-		case 4:
-			f = fz_u8(&in);
-			qs = fz_u8(&in);
-			setup(f, qs);
-			break;
-		case 5:
-			vdrv_ack(&r.d);
-			FUZZ_CHECK(!atomic_load(&r.d.level));
-			break;
-		case 6: {
-			uint64_t reg = (uint64_t)fz_u8(&in) * 4;
-			uint32_t val = fz_u32(&in);
+		unsigned op = fz_u8(&in) % 8;
 
-			/* queue addresses, sizes and status may change under the driver */
-			if (reg != VIRTIO_MMIO_QUEUE_NOTIFY && reg != VIRTIO_MMIO_INTERRUPT_ACK)
-				r.loose = true;
-			device_op(reg, val);
-			break;
-		}
-		default:
+		if (op == 0)
+			op_request(&in);
+		else if (!fz_transport_op(&target, &in, op))
 			op_config(&in);
-			break;
-		}
 		irq_check();
 	}
 	/* what the server still holds of the share is let go by the next run's reset */
-	check_outside();
-	share_wipe();
-	share_seed();
+	fz_share_check_outside(&share);
+	fz_share_wipe(&share);
+	fz_share_seed(&share);
 	return 0;
 }

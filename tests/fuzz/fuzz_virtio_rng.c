@@ -278,18 +278,6 @@ static void op_chain(struct fuzz_in *in)
 		device_op(VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 }
 
-static void op_raw(struct fuzz_in *in)
-{
-	fz_raw_desc(&r.d, in, 0, r.num, r.data, RAM);
-	r.loose = true;
-}
-
-static void op_patch(struct fuzz_in *in)
-{
-	fz_ram_patch(&r.d, in, RAM);
-	r.loose = true;
-}
-
 static void op_read(struct fuzz_in *in)
 {
 	static const unsigned widths[] = { 1, 2, 4, 8 };
@@ -318,50 +306,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_in in = fuzz_in_init(data, size);
 	uint8_t f = fz_u8(&in), qs = fz_u8(&in);
+	static const struct fz_target target = {
+		.d = &r.d,
+		.ram = RAM,
+		.nr_queues = 1,
+		.data = &r.data,
+		.loose = &r.loose,
+		.setup = setup,
+		.write = device_op,
+	};
 
 	r.armed = true;
 	r.source = 0;
 	setup(f, qs);
 	while (!fz_empty(&in)) {
-		switch (fz_u8(&in) % 9) {
-		case 0:
-			op_chain(&in);
-			break;
-		case 1:
-			op_raw(&in);
-			break;
-		case 2:
-			device_op(VIRTIO_MMIO_QUEUE_NOTIFY, fz_u8(&in));
-			break;
-		case 3:
-			op_patch(&in);
-			break;
-		case 4:
-			f = fz_u8(&in);
-			qs = fz_u8(&in);
-			setup(f, qs);
-			break;
-		case 5:
-			vdrv_ack(&r.d);
-			FUZZ_CHECK(!atomic_load(&r.d.level));
-			break;
-		case 6: {
-			uint64_t reg = (uint64_t)fz_u8(&in) * 4;
-			uint32_t val = fz_u32(&in);
+		unsigned op = fz_u8(&in) % 9;
 
-			/* queue addresses, sizes and status may change under the driver */
-			if (reg != VIRTIO_MMIO_QUEUE_NOTIFY && reg != VIRTIO_MMIO_INTERRUPT_ACK)
-				r.loose = true;
-			device_op(reg, val);
-			break;
-		}
-		case 7:
+		if (op == 0)
+			op_chain(&in);
+		else if (op == 7)
 			r.source = fz_u8(&in);
-			break;
-		default:
+		else if (op == 8)
 			op_read(&in);
-			break;
-		}
+		else
+			fz_transport_op(&target, &in, op);
 		irq_check();
 	}
 	r.armed = false;

@@ -22,6 +22,11 @@ static void die(const char *what)
 	abort();
 }
 
+/*
+ * The harness plays the guest's driver, so it lays out the header itself (offsets from the
+ * virtio spec) instead of calling the device's vsock_hdr_encode/decode: a wrong offset there
+ * would otherwise cancel out and every test would still pass.
+ */
 void vt_hdr_put(uint8_t raw[44], const struct vsock_hdr *h)
 {
 	put_le64(raw, h->src_cid);
