@@ -3,16 +3,7 @@
 # rig's /init). ignition and Debian's qemu boot the same kernel and bench initramfs with the same
 # vCPUs, RAM and command line, alternating; /bin/stamp times each run and samples memory. Every
 # figure goes to /work/logs/results for tests/bench/run.sh to read back.
-. /e2e/conf
-logs=/work/logs
-results=$logs/results
-mkdir -p $logs
-: >$results
-S=/bin/stamp
-B=/tmp/bench # under /tmp so that qemu, chrooted in /tools, sees the same paths
-K=/guest/Image
-I=$B/initramfs.cpio.gz
-MEM=${BENCH_MEM:-256}
+. /e2e/bench-lib.sh
 SMP=${BENCH_SMP:-1}
 DD4K=${BENCH_DD4K_MIB:-8}
 PARTS=${BENCH_PARTS:-setup boot norng map dd vsock fs}
@@ -20,17 +11,9 @@ QUIET=${BENCH_QUIET-quiet}
 has() { case " $PARTS " in *" $1 "*) return 0 ;; esac; return 1; }
 FSN=${BENCH_FS_FILES:-2000}
 FSMIB=${BENCH_FS_MIB:-64}
-RAM=$((MEM * 1024 * 1024))
-# ignition's default command line with qemu's console in place of ours: the appended text comes
-# before the early console, so that "quiet" holds for it (src/arch/aarch64/cmdline.c)
-QEMU_CMDLINE="console=ttyAMA0 reboot=k panic=1"
-QEMU_EARLYCON="earlycon=pl011,0x9000000"
 
-mkdir -p $B
-cp /bench/initramfs.cpio.gz $I
 dd if=/dev/zero of=$B/disk.img bs=1M count=64 2>/dev/null
 
-note() { echo "bench: $*"; }
 note "host THP: enabled $(cat /sys/kernel/mm/transparent_hugepage/enabled)," \
 	"defrag $(cat /sys/kernel/mm/transparent_hugepage/defrag)"
 

@@ -5,23 +5,9 @@
 # qemu -netdev user: libslirp both) and a tap (qemu's without vhost, which ignition has not).
 # Each run: RSS beyond guest RAM with the NIC up, ping median, iperf3 both ways against an iperf3
 # server in this host. Lines RUN TAG ... and NET TAG k=v go to /work/logs/results.
-. /e2e/conf
-logs=/work/logs
-results=$logs/results
-mkdir -p $logs
-: >$results
-S=/bin/stamp
-B=/tmp/bench # under /tmp so that qemu, chrooted in /tools, sees the same paths
-K=/guest/Image
-I=$B/initramfs.cpio.gz
-MEM=${BENCH_MEM:-256}
-RAM=$((MEM * 1024 * 1024))
+. /e2e/bench-lib.sh
 SECS=${BENCH_NET_SECS:-5}
-QEMU_CMDLINE="console=ttyAMA0 earlycon=pl011,0x9000000 reboot=k panic=1"
-note() { echo "bench: $*"; }
 
-mkdir -p $B
-cp /bench/initramfs.cpio.gz $I
 ip link set lo up
 tunctl -t tap0 >/dev/null && ip addr add 192.168.77.1/24 dev tap0 && ip link set tap0 up ||
 	note "cannot make tap0"
@@ -54,7 +40,7 @@ run() {
 			-cpu host -smp 1 -m $MEM -nic none -no-reboot -display none -monitor none \
 			-chardev stdio,id=c0,signal=off -serial chardev:c0 -netdev $nd \
 			-device virtio-net-device,netdev=n0 -kernel $K -initrd $I \
-			-append "$QEMU_CMDLINE $app")
+			-append "$QEMU_CMDLINE $app $QEMU_EARLYCON")
 	fi
 	record $tag "$r"
 }

@@ -26,22 +26,17 @@ aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$n/stamp" "$bench/st
 g=$n/guest
 mkdir -p "$g"
 cp -a "$cache/net/tree/." "$g/"
-mkdir -p "$g"/{bin,dev,proc,sys,tmp,lib/modules}
+mkdir -p "$g"/{bin,sys,tmp}
 cp "$cache/busybox/busybox" "$g/bin/"
-for m in virtio_mmio failover net_failover virtio_net; do
-	cp "$(modinfo -b "$cache/kernel" -k "$kver" -n $m)" "$g/lib/modules/$m.ko" ||
-		die "no module $m in the guest kernel"
-done
-install -m 755 "$bench/net-guest-init" "$g/init"
-mknod -m 600 "$g/dev/console" c 5 1
-(cd "$g" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -6 -n \
-	>"$n/initramfs.cpio.gz"
+bench_guest_pack "$g" "$bench/net-guest-init" "$n/initramfs.cpio.gz" virtio_mmio failover \
+	net_failover virtio_net
 
 # The host: the cached base plus this run's files.
 r=$n/run
 mkdir -p "$r"/{e2e,bin,bench}
 install -m 755 "$e2e/host/init" "$r/init"
 install -m 755 "$bench/host-net.sh" "$r/e2e/bench.sh"
+install -m 644 "$bench/host-lib.sh" "$r/e2e/bench-lib.sh"
 install -m 755 "$e2e/host/netbin" "$r/e2e/netbin"
 install -m 755 "$IGNITION" "$r/bin/ignition"
 install -m 755 "$n/stamp" "$r/bin/stamp"

@@ -35,17 +35,10 @@ aarch64-linux-gnu-gcc -static -O2 -Wall -Wextra -Werror -o "$out/fsbench" "$benc
 # virtio-blk, vsock and virtio-fs, and /init.
 g=$out/guest
 rm -rf "$g"
-mkdir -p "$g"/{bin,dev,proc,lib/modules}
+mkdir -p "$g/bin"
 cp "$cache/busybox/busybox" "$out/stamp" "$cache/vsockt/vsockt" "$out/fsbench" "$g/bin/"
-for m in virtio_mmio virtio_blk vsock vmw_vsock_virtio_transport_common \
-	vmw_vsock_virtio_transport fuse virtiofs; do
-	cp "$(modinfo -b "$cache/kernel" -k "$kver" -n $m)" "$g/lib/modules/$m.ko" ||
-		die "no module $m in the guest kernel"
-done
-install -m 755 "$bench/guest-init" "$g/init"
-mknod -m 600 "$g/dev/console" c 5 1
-(cd "$g" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9 -n \
-	>"$out/bench-initramfs.cpio.gz"
+bench_guest_pack "$g" "$bench/guest-init" "$out/bench-initramfs.cpio.gz" virtio_mmio virtio_blk \
+	vsock vmw_vsock_virtio_transport_common vmw_vsock_virtio_transport fuse virtiofs
 
 # The host's initramfs: the cached base (kernel, busybox, modules) plus this run's files.
 r=$out/run
@@ -53,6 +46,7 @@ rm -rf "$r"
 mkdir -p "$r"/{e2e,bin,bench}
 install -m 755 "$e2e/host/init" "$r/init"
 install -m 755 "$bench/host-bench.sh" "$r/e2e/bench.sh"
+install -m 644 "$bench/host-lib.sh" "$r/e2e/bench-lib.sh"
 install -m 755 "$IGNITION" "$r/bin/ignition"
 [ -n "${BENCH_IGNITION_B:-}" ] && install -m 755 "$BENCH_IGNITION_B" "$r/bin/ignition-b"
 install -m 755 "$out/stamp" "$r/bin/stamp"

@@ -41,6 +41,22 @@ cache_commit() {
 	mv "$1" "$2"
 }
 
+# bench_guest_pack DIR INIT OUT MODULE...: a bench guest's initramfs from DIR (its files so far):
+# the modules as lib/modules/NAME.ko, INIT as /init, /dev/console; gzip'ed to OUT. Needs
+# artifacts.env sourced.
+bench_guest_pack() {
+	local g=$1 init=$2 o=$3 m
+	shift 3
+	mkdir -p "$g"/{bin,dev,proc,lib/modules}
+	for m in "$@"; do
+		cp "$(modinfo -b "$cache/kernel" -k "$kver" -n "$m")" "$g/lib/modules/$m.ko" ||
+			die "no module $m in the guest kernel"
+	done
+	install -m 755 "$init" "$g/init"
+	mknod -m 600 "$g/dev/console" c 5 1
+	(cd "$g" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) | gzip -9 -n >"$o"
+}
+
 # host_prepare SCENARIO: the emulated host's initramfs ($out/host-initramfs.cpio: the cached base
 # plus this run's /init, scripts and ignition) and its work disk ($out/work.ext4: a fresh copy of
 # the guest rootfs, and logs/ where the scenario leaves its results). Needs artifacts.env sourced.
