@@ -44,7 +44,8 @@ static void fix_write(struct fixture *f, const char *name, const char *text)
 	fclose(fp);
 }
 
-static void fs_start(struct fixture *f)
+/* Features, queues (the request queue of request_num entries), DRIVER_OK: as Linux starts it. */
+static void fs_start(struct fixture *f, uint16_t request_num)
 {
 	struct vdrv *d = &f->d;
 
@@ -52,7 +53,7 @@ static void fs_start(struct fixture *f)
 						   VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC)),
 			 0);
 	assert_int_equal(vdrv_queue_setup(d, VIRTIO_FS_QUEUE_HIPRIO, 16), 0);
-	assert_int_equal(vdrv_queue_setup(d, VIRTIO_FS_QUEUE_REQUEST, 64), 0);
+	assert_int_equal(vdrv_queue_setup(d, VIRTIO_FS_QUEUE_REQUEST, request_num), 0);
 	vdrv_driver_ok(d);
 	assert_true(vdrv_status(d) & VIRTIO_STATUS_DRIVER_OK);
 }
@@ -71,7 +72,7 @@ static int setup(void **state)
 	assert_int_equal(vdrv_init(&f->d, RAM_SIZE), 0);
 	f->d.vm = virtio_fs_create(&p, &f->d.gm, &f->d.irq, &e);
 	assert_non_null(f->d.vm);
-	fs_start(f);
+	fs_start(f, 64);
 	*state = f;
 	return 0;
 }
@@ -361,12 +362,7 @@ static void test_max_request(void **state)
 	assert_non_null(want);
 	vdrv_write(d, VIRTIO_MMIO_QUEUE_SEL, VIRTIO_FS_QUEUE_REQUEST);
 	assert_true(vdrv_read(d, VIRTIO_MMIO_QUEUE_NUM_MAX_REG) >= NDESC);
-	assert_int_equal(vdrv_negotiate(d, VIRTIO_BIT(VIRTIO_F_VERSION_1) |
-						   VIRTIO_BIT(VIRTIO_F_RING_INDIRECT_DESC)),
-			 0);
-	assert_int_equal(vdrv_queue_setup(d, VIRTIO_FS_QUEUE_HIPRIO, 16), 0);
-	assert_int_equal(vdrv_queue_setup(d, VIRTIO_FS_QUEUE_REQUEST, 512), 0);
-	vdrv_driver_ok(d);
+	fs_start(f, 512);
 	assert_int_equal(call(f, FW_INIT, 0, &ii, sizeof(ii), sizeof(io), &io), 0);
 	assert_int_equal(io.max_write, 1u << 20);
 	assert_int_equal(io.max_pages, PAGES);
@@ -444,7 +440,7 @@ static void test_reset(void **state)
 	fix_write(f, "x", "x");
 	fuse_init(f);
 	assert_int_equal(call(f, FW_LOOKUP, FW_ROOT_ID, "x", 2, sizeof(e), &e), 0);
-	fs_start(f);
+	fs_start(f, 64);
 	fuse_init(f);
 	assert_int_equal(call(f, FW_GETATTR, e.nodeid, &ga, sizeof(ga), 104, NULL), -ENOENT);
 	assert_int_equal(call(f, FW_GETATTR, FW_ROOT_ID, &ga, sizeof(ga), 104, NULL), 0);
