@@ -5,6 +5,26 @@
 #include "tests/fuzz/fuzz_ring.h"
 #include "util/compiler.h"
 
+static void fz_irq_set_level(void *opaque, uint32_t intid, bool level)
+{
+	struct vdrv *d = opaque;
+
+	atomic_store(&d->level, level);
+}
+
+void fz_vdrv_init(struct vdrv *d, uint64_t ram)
+{
+	FUZZ_CHECK(vdrv_init(d, ram) == 0);
+	irq_line_init(&d->irq, fz_irq_set_level, d, 33);
+}
+
+void fz_irq_check(struct vdrv *d)
+{
+	uint32_t isr = vdrv_read(d, VIRTIO_MMIO_INTERRUPT_STATUS);
+
+	FUZZ_CHECK(atomic_load(&d->level) == (isr != 0));
+}
+
 void fz_raw_desc(struct vdrv *d, struct fuzz_in *in, unsigned q, uint16_t num, uint64_t data,
 		 uint64_t ram)
 {

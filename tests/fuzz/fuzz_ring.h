@@ -13,6 +13,15 @@
 #include "tests/unit/virtio/driver.h"
 
 /*
+ * The driver on ram bytes of guest RAM, its interrupt line (SPI 1) recorded as a level only: the
+ * driver's own rising-edge eventfd would cost a write per interrupt.
+ */
+void fz_vdrv_init(struct vdrv *d, uint64_t ram);
+
+/* The line equals InterruptStatus != 0, as a guest's handler relies on. */
+void fz_irq_check(struct vdrv *d);
+
+/*
  * One descriptor of queue q (of num entries) where the input puts it: in the data area at data,
  * in or near the queue's indirect table, across the end of RAM (ram bytes), or at any 64-bit
  * address; then made available or not. Reads index, kind, offset, length, flags, next, publish.

@@ -209,18 +209,6 @@ static void device_op(uint64_t off, uint32_t val)
 	used_take();
 }
 
-static void irq_check(void)
-{
-	uint32_t isr = vdrv_read(&r.d, VIRTIO_MMIO_INTERRUPT_STATUS);
-
-	FUZZ_CHECK(atomic_load(&r.d.level) == (isr != 0));
-}
-
-static void irq_set_level(void *opaque, uint32_t intid, bool level)
-{
-	atomic_store(&r.d.level, level);
-}
-
 /* A buffer from the data area (wrapping when it runs out). */
 static uint64_t data_alloc(uint32_t len)
 {
@@ -400,8 +388,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_quiet();
 	fz_share_init(&share, "vfs");
 	fz_share_seed(&share);
-	FUZZ_CHECK(vdrv_init(&r.d, RAM) == 0);
-	irq_line_init(&r.d.irq, irq_set_level, NULL, 33);
+	fz_vdrv_init(&r.d, RAM);
 	r.snap = malloc(RAM);
 	FUZZ_CHECK(r.snap);
 	p.path = share.path;
@@ -433,7 +420,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_request(&in);
 		else if (!fz_transport_op(&target, &in, op))
 			op_config(&in);
-		irq_check();
+		fz_irq_check(&r.d);
 	}
 	/* what the server still holds of the share is let go by the next run's reset */
 	fz_share_check_outside(&share);

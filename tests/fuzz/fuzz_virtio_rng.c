@@ -144,19 +144,6 @@ ssize_t getrandom(void *buf, size_t len, unsigned int flags)
 	return (ssize_t)n;
 }
 
-static void irq_check(void)
-{
-	uint32_t isr = vdrv_read(&r.d, VIRTIO_MMIO_INTERRUPT_STATUS);
-
-	FUZZ_CHECK(atomic_load(&r.d.level) == (isr != 0));
-}
-
-/* The level alone: the driver's rising-edge eventfd would cost a write per interrupt. */
-static void irq_set_level(void *opaque, uint32_t intid, bool level)
-{
-	atomic_store(&r.d.level, level);
-}
-
 /* Takes the used elements; while the driver state is sound each must answer a live chain. */
 static uint64_t used_take(void)
 {
@@ -293,8 +280,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct errbuf e;
 
 	fuzz_quiet();
-	FUZZ_CHECK(vdrv_init(&r.d, RAM) == 0);
-	irq_line_init(&r.d.irq, irq_set_level, NULL, 33);
+	fz_vdrv_init(&r.d, RAM);
 	r.snap = malloc(RAM);
 	FUZZ_CHECK(r.snap);
 	r.d.vm = virtio_rng_create(&r.d.gm, &r.d.irq, &e);
@@ -330,7 +316,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			op_read(&in);
 		else
 			fz_transport_op(&target, &in, op);
-		irq_check();
+		fz_irq_check(&r.d);
 	}
 	r.armed = false;
 	return 0;

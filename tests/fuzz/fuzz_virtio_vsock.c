@@ -38,6 +38,7 @@
 #include "devices/virtio/vsock.h"
 #include "host/vsock/muxer.h"
 #include "tests/fuzz/fuzz.h"
+#include "tests/fuzz/fuzz_ring.h"
 #include "tests/unit/virtio/driver.h"
 #include "util/compiler.h"
 #include "util/evloop.h"
@@ -139,13 +140,6 @@ static void take_backlog(struct run *r, const struct vsock_mux_stats *st, bool k
 				close(fd);
 		}
 	}
-}
-
-static void irq_check(struct run *r)
-{
-	uint32_t isr = vdrv_read(&r->d, VIRTIO_MMIO_INTERRUPT_STATUS);
-
-	FUZZ_CHECK(atomic_load(&r->d.level) == (isr != 0));
 }
 
 static void device_up(struct run *r)
@@ -334,14 +328,6 @@ static void op_patch(struct run *r, struct fuzz_in *in)
 static struct run r;
 static uint64_t ram_used; /* bytes from the start of RAM a run can touch */
 
-/* The level alone: the driver's rising-edge eventfd would cost a write per interrupt. */
-static void irq_set_level(void *opaque, uint32_t intid, bool level)
-{
-	(void)opaque;
-	(void)intid;
-	atomic_store(&r.d.level, level);
-}
-
 static void run_begin(void)
 {
 	memset(r.d.ram, 0, ram_used);
@@ -391,8 +377,7 @@ static void run_setup(void)
 	struct virtio_vsock_params vp = { .guest_cid = CID, .be_ops = &vsock_mux_ops };
 	struct errbuf e;
 
-	FUZZ_CHECK(vdrv_init(&r.d, RAM) == 0);
-	irq_line_init(&r.d.irq, irq_set_level, NULL, 33);
+	fz_vdrv_init(&r.d, RAM);
 	FUZZ_CHECK(evloop_create(&r.loop, &e) == 0);
 	mp.loop = vp.loop = r.loop;
 	FUZZ_CHECK(vsock_mux_create(&mp, &r.mux, &e) == 0);
@@ -447,7 +432,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		rx_check(&r);
-		irq_check(&r);
+		fz_irq_check(&r.d);
 		vsock_mux_stats(r.mux, &st);
 		FUZZ_CHECK(st.conns <= MAX_CONNS);
 	}
