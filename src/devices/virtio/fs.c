@@ -166,17 +166,10 @@ static bool vfs_wait(struct fs_worker *w)
 		return false;
 	}
 	for (int i = 0; i < n; i++) {
-		uint64_t count;
-		ssize_t r;
-
 		if (ev[i].data.u32 == FS_EV_STOP)
 			return false;
-		/*
-		 * An eventfd hands over its whole count at once: one read drains it (EAGAIN:
-		 * another worker was first, which is as good).
-		 */
-		r = read(event_fd(&f->kick[ev[i].data.u32]), &count, sizeof(count));
-		(void)r;
+		/* nothing to drain means another worker was first, which is as good */
+		event_drain(&f->kick[ev[i].data.u32]);
 	}
 	return true;
 }
