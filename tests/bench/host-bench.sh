@@ -146,11 +146,12 @@ flush() {
 		--append "$QUIET bench=boot" >/dev/null
 }
 
+# the first round's boots follow a full boot too, not a fresh host's untouched memory
+if has boot || has norng || has map; then flush; fi
+
 # BENCH_PARTS picks what runs (default: setup boot norng map dd vsock fs): setup, boot (ignition
 # as a user runs it, default devices, then qemu), norng (ignition --no-rng), map (IGNITION_KERNEL_MAP=1), dd;
 # for experiments: alt (--cmdline "$BENCH_ALT_CMDLINE"), b (the BENCH_IGNITION_B build).
-# the first round's boots follow one too, not a fresh host's untouched memory
-if has boot || has norng || has map; then flush; fi
 i=1
 while [ $i -le ${BENCH_RUNS:-5} ]; do
 	if has setup; then
