@@ -138,6 +138,8 @@ phase_report
 say "total $(printf '%.1f' "$(echo "$EPOCHREALTIME - $t_start" | bc)") s; host console: $host_log"
 say "guest consoles: $out/logs/boot*.console (VMM stderr: *.stderr); demo: $out/demo/"
 if [ "$nfail" -gt 0 ] || [ "$npass" = 0 ]; then
+	# Again, last: CI keeps only the tail of what a run prints.
+	grep '^FAIL' "$out/results" | sed 's/^/e2e: /' >&2
 	say "RESULT: FAIL ($nfail failed, $npass passed)"
 	exit 1
 fi

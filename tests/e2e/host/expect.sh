@@ -70,6 +70,14 @@ trap '' PIPE
 # send TEXT: type TEXT and a carriage return (what Enter sends) into the guest console
 send() { printf '%s\r' "$1" >&3; }
 
+# vm_tail: the last console and stderr lines of the VM, for a FAIL line that CI's short excerpt
+# of the output can still explain
+vm_tail() {
+	printf "; console ends '%s'; stderr ends '%s'" \
+		"$(tail -n 2 "$vm_out" | tr -d '\r' | tr '\n' ' ' | cut -c1-160)" \
+		"$(tail -n 1 /tmp/$vm_name.stderr | cut -c1-160)"
+}
+
 # expect WHAT GLOB TIMEOUT_S: consume output up to the first line (or trailing partial line, for
 # prompts) matching GLOB; the match is left in $match.
 expect() {
@@ -92,12 +100,12 @@ expect() {
 			;;
 		esac
 		if ! kill -0 $vm_pid 2>/dev/null; then
-			fail "$vm_name: $1: the VMM exited while waiting for '$2'"
+			fail "$vm_name: $1: the VMM exited while waiting for '$2'$(vm_tail)"
 			return 1
 		fi
 		now_cs
 		if [ $now -ge $end ]; then
-			fail "$vm_name: $1: timeout after $3 s waiting for '$2'"
+			fail "$vm_name: $1: timeout after $3 s waiting for '$2'$(vm_tail)"
 			return 1
 		fi
 		read -t 0.05 _ <&5
