@@ -29,7 +29,10 @@ vsock() {
 		--vsock cid=3,socket=$vs --append quiet
 	wait_exit=5
 	if expect "initramfs shell" '*ignition-initrd:/*# *' 150; then
-		run SERVE 'vsockt serve 5000 >/tmp/serve.log 2>&1 & sleep 1; cat /tmp/serve.log'
+		# up to 30 s for the server to listen: a fixed second is a race on a busy rig
+		run SERVE 'vsockt serve 5000 >/tmp/serve.log 2>&1 &
+			i=0; until grep -q LISTENING /tmp/serve.log || [ $i -ge 300 ]; do
+			sleep 0.1; i=$((i + 1)); done; cat /tmp/serve.log' 60
 		check "vsock: the guest listens on vsock port 5000" '^0 (\[1\] [0-9]+ )?LISTENING 5000$' \
 			"$result"
 		r=$(vsockt connect $vs 5000 67108864 2>&1)
