@@ -117,6 +117,9 @@ expect() {
 # line shows [TAG""= so its echo cannot match.
 run() {
 	result=
+	# The indentation of a command written over several lines must not reach the guest's
+	# interactive shell as tabs: each one is a completion that lists every command.
+	case $2 in *"	"*) set -- "$1" "$(printf '%s' "$2" | tr '\t' ' ')" "${3:-60}" ;; esac
 	send "{ $2; } >/tmp/.e2e 2>&1; echo \"[$1\"\"=\$? \$(tr '\n' ' ' </tmp/.e2e)=$1\"\"]\""
 	expect "$1" "*\[$1=*=$1\]*" "${3:-60}" || return 1
 	result=${match#*\[$1=}
