@@ -71,8 +71,8 @@ host_prepare() {
 		-o "$out/run/bin/dgrambr" "$e2e/net/dgrambr.c" || die "cannot build tests/e2e/net/dgrambr.c"
 	{
 		printf 'E2E_VMM=%s\nE2E_SCENARIO=%s\n' "$E2E_VMM" "$1"
-		printf 'E2E_BOOTS="%s"\nE2E_REPEAT=%s\nE2E_SMP=%s\n' "${E2E_BOOTS:-}" \
-			"${E2E_REPEAT:-}" "${E2E_SMP:-}"
+		printf 'E2E_BOOTS="%s"\nE2E_REPEAT=%s\nE2E_SMP=%s\nE2E_DMESG=%s\n' "${E2E_BOOTS:-}" \
+			"${E2E_REPEAT:-}" "${E2E_SMP:-}" "${E2E_DMESG:-}"
 		[ -n "${E2E_APPEND+set}" ] && printf 'E2E_APPEND="%s"\n' "$E2E_APPEND"
 	} >"$out/run/e2e/conf"
 	(cd "$out/run" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$out/run.cpio.gz"

@@ -9,9 +9,10 @@
 #                           boot3 fsboot badguest durkill duroff durquit durterm cpufeat
 #                           cpuoff rawimage netuser nettap netnone netstream netdgram vsock)
 #   E2E_CACHE, E2E_OUT      cache (.cache/e2e) and per-run output (build-e2e) folders
-#   E2E_TIMEOUT=S           hard limit for the emulated host (default 1500)
+#   E2E_TIMEOUT=S           hard limit for the emulated host (default 1800)
 #   E2E_DEMO=0              skip the last phase, make demo driven through a pseudo-terminal
-#   E2E_SCENARIO=repeat.sh  another script of host/ instead of scenario.sh (E2E_REPEAT=N ...)
+#   E2E_SCENARIO=repeat.sh  another script of host/ instead of scenario.sh (E2E_REPEAT=N ...;
+#                           E2E_DMESG=1: each repeated boot's guest uptime and dmesg too)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 

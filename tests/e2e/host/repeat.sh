@@ -1,7 +1,8 @@
 #!/bin/sh
 # Flakiness probe (E2E_SCENARIO=repeat.sh): boot the default guest E2E_REPEAT times (default 10)
 # to its login prompt, quit each with Ctrl-A x, and report every time-to-login and failure.
-# E2E_SMP sets --smp (default 2), E2E_APPEND the --append (default quiet).
+# E2E_SMP sets --smp (default 2), E2E_APPEND the --append (default quiet); E2E_DMESG=1 logs in
+# and leaves the guest's uptime and dmesg in each boot's transcript.
 . /e2e/expect.sh
 n=${E2E_REPEAT:-10}
 smp=${E2E_SMP:-2}
@@ -11,6 +12,12 @@ while [ $i -le $n ]; do
 		--disk /work/rootfs.ext4 --smp $smp --append "${E2E_APPEND-quiet}"
 	if expect "login prompt" '*login: ' 45; then
 		pass "rep$i: login: prompt $(since $vm_t0) s after the VMM started"
+		if [ -n "$E2E_DMESG" ]; then
+			# where a slow boot waited: the guest's clock and its log, in the transcript
+			send root
+			expect "shell prompt" '*ignition:/*# *' 60 && run UPTIME 'cat /proc/uptime' &&
+				note "rep$i: guest uptime at the shell: $result" && run DMESG dmesg 300
+		fi
 	elif kill -0 $vm_pid 2>/dev/null; then
 		# stalled: does a received byte (an RX interrupt) get the output going again?
 		send ''
