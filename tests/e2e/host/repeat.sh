@@ -17,6 +17,13 @@ while [ $i -le $n ]; do
 			send root
 			expect "shell prompt" '*ignition:/*# *' 60 && run UPTIME 'cat /proc/uptime' &&
 				note "rep$i: guest uptime at the shell: $result" && run DMESG dmesg 300
+			# and each VMM thread's CPU time so far (utime + stime, clock ticks)
+			cpu=
+			for t in /proc/$vm_pid/task/*; do
+				read -r _ _ _ _ _ _ _ _ _ _ _ _ _ ut st _ <"$t/stat"
+				cpu="$cpu ${t##*/}:$((ut + st))"
+			done
+			note "rep$i: VMM threads' CPU ticks:$cpu"
 		fi
 	elif kill -0 $vm_pid 2>/dev/null; then
 		# stalled: does a received byte (an RX interrupt) get the output going again?
