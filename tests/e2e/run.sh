@@ -12,7 +12,7 @@
 #   E2E_TIMEOUT=S           hard limit for the emulated host (default 1800)
 #   E2E_DEMO=0              skip the last phase, make demo driven through a pseudo-terminal
 #   E2E_SCENARIO=repeat.sh  another script of host/ instead of scenario.sh (E2E_REPEAT=N ...;
-#                           E2E_DMESG=1: each repeated boot's guest uptime and dmesg too)
+#                           E2E_DMESG=1: each boot's guest uptime and dmesg, VMM threads' CPU)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 

@@ -1,8 +1,9 @@
 #!/bin/sh
 # Flakiness probe (E2E_SCENARIO=repeat.sh): boot the default guest E2E_REPEAT times (default 10)
 # to its login prompt, quit each with Ctrl-A x, and report every time-to-login and failure.
-# E2E_SMP sets --smp (default 2), E2E_APPEND the --append (default quiet); E2E_DMESG=1 logs in
-# and leaves the guest's uptime and dmesg in each boot's transcript.
+# E2E_SMP sets --smp (default 2), E2E_APPEND the --append (default quiet); E2E_DMESG=1 logs in,
+# leaves the guest's uptime and dmesg in each boot's transcript and notes each VMM thread's CPU
+# time.
 . /e2e/expect.sh
 n=${E2E_REPEAT:-10}
 smp=${E2E_SMP:-2}
