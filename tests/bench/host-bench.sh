@@ -75,8 +75,15 @@ trace_end() {
 	}' $T/trace >$logs/$1.kvmsum
 }
 
+# jit_mark WHAT TAG: with BENCH_JIT, a timestamped console line for tests/bench/jitlog.py --runs
+jit_mark() {
+	[ -n "${BENCH_JIT:-}" ] && note "jit $1 $2"
+	return 0
+}
+
 # record TAG STAMP-LINE [MORE]: the run's figures, and the guest's dd lines from its console
 record() {
+	jit_mark end $1
 	echo "RUN $1 $2${3:+ $3}" >>$results
 	grep '^BENCH dd ' $B/$1.console | sed "s/^BENCH dd /DD $1 /" >>$results
 	grep '^BENCH fs ' $B/$1.console | sed "s/^BENCH fs /FS $1 /" >>$results
@@ -99,6 +106,7 @@ ignition() {
 	shift
 	t=$(thp)
 	trace_begin
+	jit_mark start $tag
 	r=$($S -m BENCH-READY $opts -o $B/$tag.console -e $B/$tag.stderr -t ${STAMP_T:-300} -- \
 		$VMM_BIN --kernel $K --initrd $I --smp $SMP --mem $MEM "$@" \
 		--append "$QUIET bench=$mode bench_dd4k=$DD4K bench_files=$FSN bench_mib=$FSMIB ${BENCH_APPEND:-}")
@@ -114,6 +122,7 @@ qemu() {
 	shift
 	t=$(thp)
 	trace_begin
+	jit_mark start $tag
 	r=$($S -m BENCH-READY $opts -c /tools -o $B/$tag.console -e $B/$tag.stderr \
 		-t ${STAMP_T:-300} -- \
 		/usr/bin/qemu-system-aarch64 -accel kvm -M virt,gic-version=3 -cpu host \
@@ -131,6 +140,7 @@ qemu_disk="-drive if=none,id=d0,format=raw,file=$B/disk.img,readonly=on
 
 # setup TAG: ignition with the null backend, start to exit: its set-up cost in this host
 setup() {
+	jit_mark start $1
 	r=$($S -o $B/$1.console -e $B/$1.stderr -t 120 -- /bin/ignition --backend null \
 		--kernel $K --initrd $I --smp $SMP --mem $MEM --append "quiet bench=boot")
 	record $1 "$r"
@@ -141,9 +151,11 @@ setup() {
 # translated code; a null-backend run leaves none, so a boot right after one starts cheaper than
 # its rival (0.49 instead of 0.67 of qemu's time in the same rig, docs/benchmarks.md).
 flush() {
+	jit_mark start flush
 	$S -m BENCH-READY -o $B/flush.console -e $B/flush.stderr -t ${STAMP_T:-300} -- \
 		/bin/ignition --kernel $K --initrd $I --smp $SMP --mem $MEM --no-rng \
 		--append "$QUIET bench=boot" >/dev/null
+	jit_mark end flush
 }
 
 # the first round's boots follow a full boot too, not a fresh host's untouched memory

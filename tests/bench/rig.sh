@@ -12,7 +12,8 @@
 # BENCH_ALT_CMDLINE, BENCH_IGNITION_B (a second build), BENCH_KEEP=1 (every console and stderr),
 # BENCH_SMAPS=1, BENCH_KVMTRACE=1 (the host's kvm and sched tracepoints per boot), and
 # BENCH_HOST_ARGS (more options for the emulated host's qemu, e.g. "-icount shift=0": time in
-# instructions, the same in every run).
+# instructions, the same in every run), BENCH_JIT=1 (the host qemu's translation cache every half
+# second in $BENCH_OUT/rig/jit.log: tests/bench/jitlog.py).
 set -uo pipefail
 bench=$(cd "$(dirname "$0")" && pwd)
 export E2E_OUT=${BENCH_OUT:-$bench/../../build-bench-rig}
@@ -72,6 +73,7 @@ BENCH_IGN_OPTS="${BENCH_IGN_OPTS:-}"
 BENCH_KEEP=${BENCH_KEEP:-}
 BENCH_SMAPS=${BENCH_SMAPS:-}
 BENCH_KVMTRACE=${BENCH_KVMTRACE:-}
+BENCH_JIT=${BENCH_JIT:-}
 BENCH_ALT_CMDLINE="${BENCH_ALT_CMDLINE:-}"
 BENCH_VSOCK_RUNS=${BENCH_VSOCK_RUNS:-3}
 BENCH_VSOCK_MIB=${BENCH_VSOCK_MIB:-32}
@@ -93,11 +95,18 @@ log=$out/host-console.log
 echo "host: ${host_cmd[*]} ${BENCH_HOST_ARGS:-}" >"$log"
 say "emulated host: ignition and qemu alternating (console: $log)"
 export T0=$EPOCHREALTIME
+monitor=(-monitor none)
+if [ -n "${BENCH_JIT:-}" ]; then
+	monitor=(-monitor "unix:$out/rig/monitor.sock,server=on,wait=off")
+	"$bench/jitlog.py" "$out/rig/monitor.sock" "$out/rig/jit.log" &
+	jitlog=$!
+fi
 timeout -k 10 "${E2E_TIMEOUT:-3600}" "${host_cmd[@]}" ${BENCH_HOST_ARGS:-} -display none \
-	-monitor none -serial stdio </dev/null 2>&1 | "$e2e/tsfilter.sh" | tee -a "$log" |
+	"${monitor[@]}" -serial stdio </dev/null 2>&1 | "$e2e/tsfilter.sh" | tee -a "$log" |
 	grep --line-buffered -E 'bench: |e2e: host (ready|scenario)|Kernel panic|Oops|BUG' >&2
 rc=${PIPESTATUS[0]}
 echo "host: qemu exit $rc" >>"$log"
+[ -n "${jitlog:-}" ] && { kill "$jitlog" 2>/dev/null; wait "$jitlog"; } # the host has gone
 debugfs -R "rdump /logs $out/rig" "$out/work.ext4" >/dev/null 2>&1
 [ -f "$out/rig/logs/results" ] || die "the host left no results (qemu exit $rc; see $log)"
 grep -qx DONE "$out/rig/logs/results" || die "the bench scenario did not finish (see $log)"
