@@ -11,6 +11,7 @@
 /* Interrupt specifier cells of arm,gic-v3 (dt-bindings/interrupt-controller/arm-gic.h). */
 #define GIC_SPI		       0u
 #define GIC_PPI		       1u
+#define IRQ_TYPE_EDGE_RISING   1u
 #define IRQ_TYPE_LEVEL_HIGH    4u
 #define IRQ_TYPE_LEVEL_LOW     8u
 #define GIC_PPI_CPU_MASK_SHIFT 8
@@ -191,7 +192,13 @@ static int fdt_add_virtio(void *fdt, const struct fdt_virtio_slot *s)
 	ret = fdt_begin_node_at(fdt, "virtio_mmio", s->base);
 	ret = ret ?: fdt_property_string(fdt, "compatible", "virtio,mmio");
 	ret = ret ?: fdt_prop_u64_pair(fdt, "reg", s->base, s->size);
-	ret = ret ?: fdt_prop_irq(fdt, GIC_SPI, s->spi, IRQ_TYPE_LEVEL_HIGH);
+	/*
+	 * Edge, as qemu's virt and Firecracker describe it: KVM's vGIC makes the guest's EOI of a
+	 * level SPI trap (a maintenance interrupt, to resample the line), an exit per interrupt
+	 * that an edge does not cost. mmio.c makes an edge for every InterruptStatus bit the
+	 * guest has not acknowledged yet.
+	 */
+	ret = ret ?: fdt_prop_irq(fdt, GIC_SPI, s->spi, IRQ_TYPE_EDGE_RISING);
 	ret = ret ?: fdt_property(fdt, "dma-coherent", NULL, 0);
 	return ret ?: fdt_end_node(fdt);
 }

@@ -187,7 +187,11 @@ struct virtq *virtio_mmio_queue(struct virtio_mmio *vm, unsigned q)
 	return &vm->queues[q];
 }
 
-/* The line is level-triggered: high exactly while InterruptStatus has a bit set. */
+/*
+ * The line is high exactly while InterruptStatus has a bit set. The guest sees it as an edge
+ * (fdt.c), so a bit set while the line was already high, after the guest read the status,
+ * gets its own edge when the guest's acknowledgement leaves it standing (interrupt_ack).
+ */
 static void isr_update(struct virtio_mmio *vm)
 {
 	irq_line_set(vm->irq, vm->isr != 0);
@@ -408,7 +412,11 @@ static void queue_notify_write(struct virtio_mmio *vm, uint32_t q)
 
 static void interrupt_ack(struct virtio_mmio *vm, uint32_t v)
 {
+	if (!(vm->isr & v))
+		return; /* nothing cleared: an edge for what is set is already on its way */
 	vm->isr &= ~v;
+	if (vm->isr)
+		irq_line_lower(vm->irq); /* and isr_update() raises it again: a new edge */
 	isr_update(vm);
 }
 

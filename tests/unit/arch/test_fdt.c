@@ -214,7 +214,7 @@ static void check_libfdt_devices(const void *fdt, const struct built *b)
 
 	for (unsigned i = 0; i < b->d.nr_virtio; i++) {
 		uint64_t reg[] = { layout_virtio_base(i), VIRTIO_MMIO_SIZE };
-		uint32_t irq[] = { 0, layout_virtio_spi(i), 4 };
+		uint32_t irq[] = { 0, layout_virtio_spi(i), 1 }; /* IRQ_TYPE_EDGE_RISING */
 
 		snprintf(path, sizeof(path), "/virtio_mmio@%llx",
 			 (unsigned long long)layout_virtio_base(i));
@@ -484,7 +484,7 @@ static void check_dts_devices(const char *dts, const struct built *b)
 	assert_int_equal(count(dts, "\n\tvirtio_mmio@"), b->d.nr_virtio);
 	for (unsigned i = 0; i < b->d.nr_virtio; i++) {
 		uint64_t reg[] = { layout_virtio_base(i), VIRTIO_MMIO_SIZE };
-		uint32_t irq[] = { 0, layout_virtio_spi(i), 4 };
+		uint32_t irq[] = { 0, layout_virtio_spi(i), 1 }; /* IRQ_TYPE_EDGE_RISING */
 
 		snprintf(name, sizeof(name), "virtio_mmio@%llx",
 			 (unsigned long long)layout_virtio_base(i));
