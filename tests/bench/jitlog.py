@@ -4,11 +4,11 @@
 Usage: jitlog.py MONITOR_SOCKET LOG
        jitlog.py --runs CONSOLE_LOG LOG
 
-
 Asks the host qemu's monitor `info jit` every half second and writes one line each: the time
-(seconds since $T0, as the console log's timestamps, else since the epoch), the translated blocks, the code generated so far and the number of
-times the cache was flushed. A flush makes every guest's code be translated again, so a boot
-during which one happens is slower for a reason that is neither VMM's.
+(seconds since $T0, as the console log's timestamps; else since the epoch), the translated
+blocks, the code generated so far and the number of times the cache was flushed. A flush makes
+every guest's code be translated again, so a boot during which one happens is slower for a
+reason that is neither VMM's.
 
 With --runs, reads the rig's console log (host-bench.sh's "bench: jit start|end TAG" lines, same
 clock) and prints, for each VM run, its seconds, the code translated meanwhile and the flushes.
