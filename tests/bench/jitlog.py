@@ -48,13 +48,16 @@ def samples(log):
 
 
 def at(rows, when):
-    """The last sample taken at or before WHEN."""
-    last = rows[0]
+    """(code bytes, flushes) at WHEN, interpolated between the samples around it."""
+    before = rows[0]
     for row in rows:
         if row[0] > when:
+            if row[2] == before[2] and row[0] > before[0]:
+                share = (when - before[0]) / (row[0] - before[0])
+                return before[1] + share * (row[1] - before[1]), before[2]
             break
-        last = row
-    return last
+        before = row
+    return before[1], before[2]
 
 
 def per_run(console, log):
@@ -72,10 +75,10 @@ def per_run(console, log):
             starts[tag] = when
         elif tag in starts:
             started = starts.pop(tag)
-            begin, end = at(rows, started), at(rows, when)
+            (code0, flushes0), (code1, flushes1) = at(rows, started), at(rows, when)
             # code_bytes restarts from zero at a flush: count the growth since it
-            grown = end[1] - begin[1] if end[2] == begin[2] else end[1]
-            print("%s %.2f %.1f %d" % (tag, when - started, grown / 1e6, end[2] - begin[2]))
+            grown = code1 - code0 if flushes1 == flushes0 else code1
+            print("%s %.2f %.1f %d" % (tag, when - started, grown / 1e6, flushes1 - flushes0))
 
 
 def main():
