@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <string.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 #include "build_config.h"
@@ -66,20 +68,52 @@ static const char *const allowed_syscalls[] = {
 	"exit", "exit_group",
 };
 
-/* SIGSYS: say which call was refused (async-signal-safe), restore the terminal, then die. */
-static void sandbox_violation(int sig, siginfo_t *info, void *ctx)
+static size_t append_uint(char *buf, size_t len, size_t cap, uint64_t v, unsigned base)
 {
-	char msg[96] = "ignition: sandbox: forbidden system call ";
-	char digits[12];
-	int n = 0, nr = info->si_syscall;
-	size_t len = strlen(msg);
+	char digits[24];
+	int n = 0;
 
 	do {
-		digits[n++] = (char)('0' + nr % 10);
-		nr /= 10;
-	} while (nr && n < (int)sizeof(digits));
-	while (n && len < sizeof(msg) - 2)
-		msg[len++] = digits[--n];
+		digits[n++] = "0123456789abcdef"[v % base];
+		v /= base;
+	} while (v && n < (int)sizeof(digits));
+	while (n && len < cap)
+		buf[len++] = digits[--n];
+	return len;
+}
+
+static size_t append_str(char *buf, size_t len, size_t cap, const char *s)
+{
+	while (*s && len < cap)
+		buf[len++] = *s++;
+	return len;
+}
+
+/*
+ * SIGSYS: say which call was refused and where (async-signal-safe), restore the terminal, then
+ * die. The addresses name the caller in the static binary (addr2line -f -e ignition ADDR): a
+ * refused call deep in libc is often libc about to report something worse (an abort message
+ * opens /dev/tty first).
+ */
+static void sandbox_violation(int sig, siginfo_t *info, void *ctx)
+{
+	char msg[160];
+	size_t cap = sizeof(msg) - 1, len = 0;
+	const ucontext_t *uc = ctx;
+
+	len = append_str(msg, len, cap, "ignition: sandbox: forbidden system call ");
+	len = append_uint(msg, len, cap, (uint64_t)(unsigned)info->si_syscall, 10);
+#if defined(__aarch64__) && defined(__linux__)
+	len = append_str(msg, len, cap, " at pc 0x");
+	len = append_uint(msg, len, cap, uc->uc_mcontext.pc, 16);
+	len = append_str(msg, len, cap, " lr 0x");
+	len = append_uint(msg, len, cap, uc->uc_mcontext.regs[30], 16);
+#elif defined(__x86_64__) && defined(__linux__)
+	len = append_str(msg, len, cap, " at pc 0x");
+	len = append_uint(msg, len, cap, (uint64_t)uc->uc_mcontext.gregs[REG_RIP], 16);
+#else
+	(void)uc;
+#endif
 	msg[len++] = '\n';
 	if (write(STDERR_FILENO, msg, len) < 0) {
 		/* nothing more we can do */
