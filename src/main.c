@@ -252,6 +252,7 @@ int main(int argc, char **argv)
 	const struct hv_ops *hv;
 	int r;
 
+	sandbox_prepare_process(); /* before any thread */
 	r = parse_args(argc, argv, &cfg, &e);
 	if (r > 0)
 		return 0;

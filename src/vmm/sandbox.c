@@ -144,6 +144,20 @@ static int sandbox_allow_name(scmp_filter_ctx ctx, const char *name)
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, nr, 0);
 }
 
+/*
+ * Every thread allocates from the main arena (brk). glibc reads files behind the filter's back
+ * for the other arenas: the CPU count when it creates one, and /proc/sys/vm/overcommit_memory
+ * the first time one's heap shrinks, which killed the VMM with SIGSYS when the net device freed
+ * the frames it had queued. The main arena shrinks with brk. Must run before any thread exists:
+ * a thread that has allocated keeps its arena.
+ */
+void sandbox_prepare_process(void)
+{
+#ifdef M_ARENA_MAX
+	mallopt(M_ARENA_MAX, 1);
+#endif
+}
+
 int sandbox_install(const struct sandbox_rules *rules, struct errbuf *e)
 {
 	struct sigaction sa = { .sa_sigaction = sandbox_violation, .sa_flags = SA_SIGINFO };
@@ -152,14 +166,6 @@ int sandbox_install(const struct sandbox_rules *rules, struct errbuf *e)
 
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSYS, &sa, NULL);
-#ifdef M_ARENA_MAX
-	/*
-	 * A thread's first malloc may create an arena, and glibc reads
-	 * /sys/devices/system/cpu/online to size their number: an open() the filter refuses.
-	 * Threads that first allocate from now on share the existing arenas instead.
-	 */
-	mallopt(M_ARENA_MAX, 1);
-#endif
 #ifdef SANITIZED_BUILD
 	/*
 	 * LeakSanitizer's exit-time check ptraces us from a new thread after reading /proc, all of
@@ -201,6 +207,10 @@ int sandbox_install(const struct sandbox_rules *rules, struct errbuf *e)
 }
 
 #else /* !HAVE_SECCOMP */
+
+void sandbox_prepare_process(void)
+{
+}
 
 bool sandbox_available(void)
 {

@@ -31,6 +31,12 @@ int sandbox_allow_syscalls(struct sandbox_rules *r, const char *const *names);
 /* Adds a 0-ended list of ioctl requests (may be NULL). -ENOSPC when full. */
 int sandbox_allow_ioctls(struct sandbox_rules *r, const unsigned long *requests);
 
+/*
+ * First thing in main(), before any thread exists: makes the process fit to be sandboxed later
+ * (glibc: every thread allocates from the main malloc arena; see sandbox.c).
+ */
+void sandbox_prepare_process(void);
+
 int sandbox_install(const struct sandbox_rules *rules, struct errbuf *e);
 
 /* True when this build can sandbox (Linux with libseccomp). */
