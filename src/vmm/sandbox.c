@@ -92,8 +92,7 @@ static size_t append_str(char *buf, size_t len, size_t cap, const char *s)
 /*
  * SIGSYS: say which call was refused and where (async-signal-safe), restore the terminal, then
  * die. The addresses name the caller in the static binary (addr2line -f -e ignition ADDR): a
- * refused call deep in libc is often libc about to report something worse (an abort message
- * opens /dev/tty first).
+ * refused call can come from inside libc (malloc reading /proc, sandbox_prepare_process()).
  */
 static void sandbox_violation(int sig, siginfo_t *info, void *ctx)
 {
